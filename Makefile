@@ -1,0 +1,69 @@
+# AIGC from Zero to Practice: two commands do all set-up.
+#   make book   venv + pinned deps + data + execute notebooks + render _build/html (warnings are errors)
+#   make test   unit tests + every notebook under nbval (quick mode) + book pages build without warnings
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# The course's offline data mirror, when it sits beside the checkout (CI, workshop machines).
+ifeq ($(strip $(AIGC_DATA_MIRROR)),)
+ifneq ($(wildcard ../shared/data-mirror/SHA256SUMS),)
+export AIGC_DATA_MIRROR := $(abspath ../shared/data-mirror)
+endif
+endif
+export AIGC_MODE ?= auto
+export PYTHONUNBUFFERED := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MPLBACKEND := Agg
+
+.PHONY: help venv data test unit notebooks book-check clean-notebooks book clean bench
+
+help:
+	@echo "make book   - set up everything and render the book into _build/html"
+	@echo "make test   - unit tests + nbval of every notebook (quick mode) + book build check"
+	@echo "make bench  - python -m aigc_lessons.bench for every chapter (AIGC_MODE=full on a GPU)"
+	@echo "make clean  - remove _build (keeps .venv and the data cache)"
+
+venv: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+data: venv
+	$(BIN)/python -m aigc_lessons.data fetch
+
+clean-notebooks: venv
+	$(BIN)/python .ci/check_notebooks.py notebooks
+
+unit: venv data
+	AIGC_MODE=quick $(BIN)/python -m pytest tests --durations=10
+
+notebooks: venv data
+	AIGC_MODE=quick $(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider --durations=0
+
+book-check: venv
+	$(BIN)/python .ci/book_config.py --execute off --out _build/check_config.yml
+	$(BIN)/jupyter-book build . --config _build/check_config.yml --path-output _build/check -W -n --keep-going --quiet
+
+test: venv data clean-notebooks
+	AIGC_MODE=quick $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider --durations=25
+	$(MAKE) --no-print-directory book-check
+	@echo "make test: all checks passed"
+
+book: venv data
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "open _build/html/index.html"
+
+bench: venv data
+	$(BIN)/python -m aigc_lessons.bench gan-2d gan-mnist vae-mnist lm-shakespeare lm-tang
+
+clean:
+	rm -rf _build
