@@ -34,6 +34,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -219,7 +220,7 @@ def _file_ok(path: Path, spec: FileSpec) -> bool:
     if spec.content_sha256 is not None:
         try:
             return _sha256(gzip.decompress(data)) == spec.content_sha256
-        except (OSError, EOFError, gzip.BadGzipFile):
+        except (OSError, EOFError, zlib.error):
             return False
     return False
 

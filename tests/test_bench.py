@@ -1,0 +1,32 @@
+import json
+
+import pytest
+
+from aigc_lessons import bench
+
+
+def test_unknown_bench_lists_names():
+    with pytest.raises(KeyError, match="gan-2d"):
+        bench.resolve("nope")
+
+
+def test_every_registered_bench_resolves():
+    for name in bench.BENCHES:
+        assert callable(bench.resolve(name)), name
+
+
+def test_bench_writes_the_conventions_layout(mirror, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIGC_DATA_MIRROR", str(mirror))
+    monkeypatch.setenv("AIGC_RESULTS_DIR", str(tmp_path))
+    assert bench.main(["first-look-bigram", "--mode", "quick", "--device", "cpu"]) == 0
+    record = json.loads((tmp_path / "first-look-bigram.json").read_text())
+    assert set(record) == {"bench", "mode", "device", "torch", "commit", "date", "train_seconds",
+                           "wall_seconds", "config", "metrics"}
+    assert record["mode"] == "quick" and record["metrics"]["val_ppl_counts"] < 13
+    assert bench.main(["nope"]) == 2
+
+
+def test_quick_results_never_land_in_the_committed_folder(monkeypatch):
+    monkeypatch.delenv("AIGC_RESULTS_DIR", raising=False)
+    assert bench.results_dir("quick") != bench.REPO_ROOT / "results"
+    assert bench.results_dir("full") == bench.REPO_ROOT / "results"
