@@ -20,7 +20,6 @@ export AIGC_MODE ?= auto
 export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-export MPLBACKEND := Agg
 
 .PHONY: help venv data test unit notebooks book-check clean-notebooks book clean bench
 
