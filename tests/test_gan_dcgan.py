@@ -1,0 +1,78 @@
+"""DCGAN shapes, the shape check, exact resume on real MNIST images, and the full config on CPU."""
+
+import pytest
+import torch
+
+from aigc_lessons import gan
+from aigc_lessons.data import load_mnist
+
+
+@pytest.fixture(scope="module")
+def images():
+    x, _ = load_mnist("train")
+    return x[:512]
+
+
+def test_shapes_end_to_end():
+    g, d = gan.DCGenerator(16, 8), gan.DCDiscriminator(8)
+    out = g(torch.randn(5, 16))
+    assert out.shape == (5, 1, 28, 28) and out.min() >= -1 and out.max() <= 1
+    assert d(out).shape == (5, 1)
+    assert gan.check_shapes(g, d, 16) == (1, 28, 28)
+    assert gan.to_unit(torch.tensor([-1.0, 0.0, 1.0])).tolist() == [0.0, 0.5, 1.0]
+    with pytest.raises(gan.ShapeMismatchError, match=r"\(N, 16\)"):
+        g(torch.randn(5, 15))
+
+
+def test_check_shapes_names_both_shapes_for_a_7x7_generator():
+    bad, d = gan.DCGenerator(16, 8, n_upsample=0), gan.DCDiscriminator(8)
+    assert bad(torch.randn(2, 16)).shape == (2, 1, 7, 7)
+    with pytest.raises(gan.ShapeMismatchError) as err:
+        gan.check_shapes(bad, d, 16)
+    assert "(1, 7, 7)" in str(err.value) and "(1, 28, 28)" in str(err.value)
+    assert gan.DCGenerator(16, 8, n_upsample=3)(torch.randn(2, 16)).shape == (2, 1, 56, 56)
+    with pytest.raises(gan.ShapeMismatchError):
+        gan.check_shapes(gan.DCGenerator(16, 8, n_upsample=3), d, 16)
+
+
+TINY = gan.DCGANConfig(z_dim=8, g_channels=8, d_channels=8, batch_size=32, steps=8, lr=1e-3,
+                       snapshot_every=4, checkpoint_every=2, n_fixed=4)
+
+
+def _params(module):
+    return torch.cat([p.detach().flatten() for p in module.state_dict().values() if p.is_floating_point()])
+
+
+def test_dcgan_resume_reproduces_the_uninterrupted_run(tmp_path, images):
+    straight = gan.train_dcgan(TINY, "cpu", images=images, progress=False)
+    assert set(straight.history) == {"d_loss", "g_loss", "d_x", "d_g_z"} and len(straight.history["d_x"]) == 8
+    assert all(0 < v < 1 for v in straight.history["d_x"] + straight.history["d_g_z"])
+    assert sorted(straight.grids) == [0, 4, 8] and straight.grids[8].shape == (4, 1, 28, 28)
+    path = tmp_path / "dcgan.pt"
+    gan.train_dcgan(TINY, "cpu", images=images, checkpoint_path=path, max_steps=5, progress=False)
+    resumed = gan.train_dcgan(TINY, "cpu", images=images, checkpoint_path=path, progress=False)
+    assert resumed.resumed_from == 5
+    assert torch.equal(_params(resumed.generator), _params(straight.generator))  # batch-norm buffers too
+    assert torch.equal(_params(resumed.discriminator), _params(straight.discriminator))
+    assert resumed.history == straight.history
+
+
+def test_batches_are_recomputable_from_the_step():
+    a = gan._batch_indices(17, 32, 512, seed=3)
+    assert torch.equal(a, gan._batch_indices(17, 32, 512, seed=3))
+    epoch = torch.cat([gan._batch_indices(s, 32, 512, seed=3) for s in range(16)])
+    assert sorted(epoch.tolist()) == list(range(512))  # one epoch visits every image once
+
+
+def test_bad_images_are_rejected(images):
+    with pytest.raises(gan.ShapeMismatchError):
+        gan.train_dcgan(TINY, "cpu", images=images[:, :, :14, :14], progress=False)
+    with pytest.raises(ValueError):
+        gan.train_dcgan(TINY, "cpu", images=images[:10], progress=False)
+
+
+def test_full_mode_configuration_starts_on_cpu(images):
+    cfg = gan.DCGANConfig.for_mode("full")
+    assert cfg.bf16 and cfg.g_channels > gan.DCGANConfig.for_mode("quick").g_channels
+    res = gan.train_dcgan(cfg, "cpu", images=images[:256], max_steps=1, progress=False)
+    assert len(res.history["g_loss"]) == 1

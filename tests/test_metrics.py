@@ -1,0 +1,118 @@
+"""Fréchet distance, mode coverage and the cached MNIST evaluation classifier."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from aigc_lessons import metrics
+from aigc_lessons.data import load_mnist
+
+
+def stats(mu, sigma):
+    return metrics.GaussianStats(np.asarray(mu, float), np.asarray(sigma, float), n=0)
+
+
+def test_frechet_distance_of_identical_gaussians_is_zero():
+    s = stats([1.0, -2.0], [[2.0, 0.3], [0.3, 1.0]])
+    assert metrics.frechet_distance(s, s) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_frechet_distance_in_one_dimension():
+    # W2^2 between N(m1, s1^2) and N(m2, s2^2) is (m1 - m2)^2 + (s1 - s2)^2
+    a, b = stats([1.0], [[4.0]]), stats([-0.5], [[0.25]])
+    assert metrics.frechet_distance(a, b) == pytest.approx(1.5 ** 2 + (2.0 - 0.5) ** 2, abs=1e-10)
+
+
+def test_frechet_distance_with_non_commuting_covariances():
+    theta = 0.7
+    rot = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    s1 = np.diag([4.0, 1.0])
+    s2 = rot @ np.diag([9.0, 0.5]) @ rot.T
+    mu1, mu2 = np.array([0.0, 1.0]), np.array([2.0, -1.0])
+    # independent route: scipy's general matrix square root of S1 S2
+    exact = float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real))
+    assert metrics.frechet_distance(stats(mu1, s1), stats(mu2, s2)) == pytest.approx(exact, abs=1e-9)
+    assert metrics.frechet_distance(stats(mu2, s2), stats(mu1, s1)) == pytest.approx(exact, abs=1e-9)
+
+
+def test_frechet_distance_from_samples_converges_to_the_closed_form():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(50_000, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(50_000, 3, generator=g, dtype=torch.float64) * torch.tensor([1.0, 2.0, 0.5]) + 1.0
+    exact = 3 * 1.0 + (0 + 1.0 + 0.25)  # |mu|^2 + sum (1 - s)^2
+    assert metrics.frechet_distance_features(x, y) == pytest.approx(exact, rel=0.03)
+
+
+def test_bad_inputs_are_rejected():
+    with pytest.raises(ValueError):
+        metrics.gaussian_stats(torch.zeros(10))
+    with pytest.raises(ValueError):
+        metrics.frechet_distance(stats([0.0], [[1.0]]), stats([0.0, 0.0], np.eye(2)))
+    with pytest.raises(ValueError):
+        metrics.mode_coverage(torch.zeros(5, 3), torch.zeros(2, 2), 0.1)
+    with pytest.raises(ValueError):
+        metrics.mode_coverage(torch.zeros(5, 2), torch.zeros(2, 2), 0.0)
+
+
+def test_mode_coverage_counts_a_mode_from_twenty_samples():
+    centers = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    sigma = 0.1
+    near0 = torch.full((20, 2), 0.2)  # distance 0.283 < 3 sigma = 0.3
+    near1 = torch.tensor([[10.0, 0.0]]).repeat(19, 1)  # only 19: not covered
+    far = torch.tensor([[5.0, 5.0]]).repeat(11, 1)  # low quality
+    cov = metrics.mode_coverage(torch.cat([near0, near1, far]), centers, sigma)
+    assert cov.counts == [20, 19, 0]
+    assert cov.modes_covered == 1
+    assert cov.high_quality == pytest.approx(39 / 50)
+
+
+def test_real_samples_of_a_2d_gaussian_score_98_9_percent():
+    # in 2-D, P(|x - c| < 3 sigma) = 1 - exp(-9/2) = 0.98889: the ceiling of "high quality"
+    g = torch.Generator().manual_seed(1)
+    x = 0.05 * torch.randn(200_000, 2, generator=g)
+    cov = metrics.mode_coverage(x, torch.zeros(1, 2), 0.05)
+    assert cov.high_quality == pytest.approx(1 - math.exp(-4.5), abs=2e-3)
+
+
+TINY = metrics.ClassifierConfig(c1=8, c2=16, feature_dim=32, epochs=2, batch_size=64, lr=5e-3, train_subset=4096)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist("train"), load_mnist("test")
+
+
+def test_classifier_is_cached_atomically_and_reused(tmp_path, monkeypatch, mnist):
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path))
+    path = metrics.classifier_path(TINY)
+    assert path.parent == tmp_path / "models"
+    first = metrics.load_or_train_mnist_classifier(config=TINY, progress=False, data=mnist)
+    assert not first.from_cache and path.exists()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+    assert first.test_accuracy > 0.85  # 4,096 images, two epochs: well above chance (0.1)
+    again = metrics.load_or_train_mnist_classifier(config=TINY, progress=False, data=mnist)
+    assert again.from_cache and again.test_accuracy == first.test_accuracy
+    for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)
+    other = metrics.ClassifierConfig(**{**TINY.__dict__, "seed": 7})
+    assert metrics.classifier_path(other) != path  # another configuration never loads these weights
+    path.write_bytes(b"not a checkpoint")  # a corrupt cache file is retrained, not trusted
+    assert not metrics.load_or_train_mnist_classifier(config=TINY, progress=False, data=mnist).from_cache
+
+
+def test_classifier_metrics_on_real_and_degenerate_images(tmp_path, monkeypatch, mnist):
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path))
+    clf = metrics.load_or_train_mnist_classifier(config=TINY, progress=False, data=mnist).model
+    reference, floor = metrics.real_frechet_floor(clf, n=2000, data=mnist)
+    (_, _), (xt, _) = mnist
+    real = metrics.classifier_metrics(xt[2000:4000], clf, reference)
+    assert real.classes_present == 10 and 0.04 < real.class_share_min <= real.class_share_max < 0.2
+    assert sum(real.class_shares) == pytest.approx(1.0)
+    blank = metrics.classifier_metrics(torch.zeros(500, 1, 28, 28), clf, reference)
+    assert blank.class_share_max == 1.0  # one image repeated: one class
+    assert blank.frechet > 10 * max(real.frechet, floor)
+    with pytest.raises(ValueError):
+        metrics.classifier_metrics(torch.zeros(5, 1, 7, 7), clf, reference)
