@@ -8,7 +8,7 @@ Each benchmark is a function ``bench(mode: str, device: torch.device) -> dict`` 
 ``{"config": {...}, "metrics": {...}, "train_seconds": float}``; this module adds mode, device,
 versions, commit, date and wall time (the layout is fixed by the course's CONVENTIONS.md) and writes
 ``results/NAME.json`` in full mode or ``$AIGC_RESULTS_DIR`` / a temporary folder in quick mode, so
-quick runs never overwrite the committed GPU numbers.
+quick runs never overwrite full-mode GPU records kept under ``results/``.
 """
 
 from __future__ import annotations

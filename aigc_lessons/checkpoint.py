@@ -1,96 +1,206 @@
-"""Checkpoints that survive interruption: written atomically, resumed exactly.
+"""Checkpoints that survive interruption: written atomically, loaded safely, resumed exactly.
 
-A checkpoint is a dict saved with :func:`torch.save`. :func:`save_checkpoint` writes it to a temporary
-file in the same folder, flushes it to disk and renames it over the target, so a crash in the middle
-leaves the previous checkpoint intact. :func:`load_checkpoint` returns ``None`` when there is none and
-raises a clear error when the file is not a checkpoint of the expected kind.
+A checkpoint is a dict of tensors and plain Python values (numbers, strings, lists, tuples, dicts,
+``None``) saved with :func:`torch.save`. Three promises:
 
-To resume *exactly* (the same next steps as an uninterrupted run), a training loop stores the model,
-the optimizer, its step counter and the state of every random number generator it draws from; see
-:func:`rng_state` / :func:`set_rng_state`.
+* **Atomic.** :func:`save_checkpoint` goes through :func:`aigc_lessons.files.atomic_write`, so a crash
+  in the middle leaves the previous checkpoint intact.
+* **Safe.** :func:`load_checkpoint` uses ``torch.load(..., weights_only=True)``: a file that holds any
+  other Python object (a pickle that would run code when loaded) is refused with
+  :class:`CheckpointError` naming the file. This matters for checkpoints passed around a workshop.
+* **Exact and honest resume.** :func:`save_training` stores the modules, optimisers, schedulers,
+  history, step and every random-number state; :func:`resume_training` restores them, but first
+  checks that the checkpoint was written for the same configuration and raises
+  :class:`CheckpointError` naming the fields that differ. Tensors are loaded onto the CPU and copied
+  into the modules wherever they live, so a checkpoint written on a GPU resumes on a CPU.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
-import tempfile
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "CheckpointError"]
+from .files import atomic_write
+
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state",
+           "plain_config", "check_config", "save_training", "resume_training"]
 
 
 class CheckpointError(RuntimeError):
-    """The checkpoint file exists but cannot be used (corrupt, or from another model)."""
+    """The checkpoint file exists but cannot be used (corrupt, unsafe, another model or config)."""
+
+
+# ------------------------------------------------------------------------------------ save and load
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Atomically write ``state`` to ``path`` (temporary file + fsync + rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
+    """Atomically write ``state`` (tensors and plain Python values) to ``path``."""
+    return atomic_write(path, lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint(path: str | os.PathLike, *, kind: str | None = None,
                     map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
-    """Load a checkpoint, or return ``None`` if ``path`` does not exist.
+    """Load a checkpoint safely, or return ``None`` if ``path`` does not exist.
 
-    When ``kind`` is given the checkpoint's ``"kind"`` entry must match, so a GAN checkpoint is never
-    loaded into a VAE by mistake.
+    Only tensors and plain Python values are accepted (``weights_only=True``). When ``kind`` is given
+    the checkpoint's ``"kind"`` entry must match, so a GAN checkpoint is never loaded into a VAE.
     """
     target = Path(path)
     if not target.exists():
         return None
     try:
-        state = torch.load(target, map_location=map_location, weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same thing here
-        raise CheckpointError(f"Checkpoint {target} cannot be read ({exc}); delete it to start afresh.") from exc
+        state = torch.load(target, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - corrupt, truncated or unsafe: the same advice
+        reason = "it holds objects other than tensors and plain values" if "eights only" in str(exc) \
+            else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        raise CheckpointError(f"Checkpoint {target} cannot be loaded safely ({reason}); "
+                              "delete it to start afresh.") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"Checkpoint {target} does not hold a dict; delete it to start afresh.")
     if kind is not None and state.get("kind") != kind:
-        raise CheckpointError(
-            f"Checkpoint {target} is of kind {state.get('kind')!r}, expected {kind!r}; "
-            "use another checkpoint path or delete it."
-        )
+        raise CheckpointError(f"Checkpoint {target} is of kind {state.get('kind')!r}, expected {kind!r}; "
+                              "use another checkpoint path or delete it.")
     return state
 
 
+# ------------------------------------------------------------------------------- random-number state
+
+
 def rng_state(generator: torch.Generator | None = None) -> dict[str, Any]:
-    """Capture Python, NumPy, torch (CPU and CUDA) RNG states and an optional explicit generator."""
-    state = {
+    """Python, NumPy, torch CPU and CUDA random states (and an explicit generator's), as plain values.
+
+    NumPy's state is stored as a tensor, not as a NumPy array, so that the checkpoint loads with
+    ``weights_only=True``.
+    """
+    np_state = np.random.get_state(legacy=False)
+    state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+                  "pos": int(np_state["state"]["pos"]), "has_gauss": int(np_state["has_gauss"]),
+                  "gauss": float(np_state["gauss"])},
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     }
     if generator is not None:
         state["generator"] = generator.get_state()
+        state["generator_device"] = generator.device.type
     return state
 
 
 def set_rng_state(state: dict[str, Any], generator: torch.Generator | None = None) -> None:
-    """Restore what :func:`rng_state` captured."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
+    """Restore what :func:`rng_state` captured.
+
+    CUDA states are restored only where CUDA is available (a GPU checkpoint resumes on a CPU). An
+    explicit generator saved on another kind of device cannot take the saved state; it keeps its seed
+    and a warning says that the resumed run is no longer bit-identical.
+    """
+    random.setstate(_as_tuple(state["python"]))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"].cpu())
     if state.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    if generator is not None and "generator" in state:
-        generator.set_state(state["generator"])
+        cuda = [s.cpu() for s in state["cuda"]][: torch.cuda.device_count()]
+        torch.cuda.set_rng_state_all(cuda)
+    if generator is not None and state.get("generator") is not None:
+        saved_device = state.get("generator_device", "cpu")
+        if saved_device != generator.device.type:
+            warnings.warn(f"the checkpoint's generator ran on {saved_device}, this run's on "
+                          f"{generator.device.type}: its random stream restarts from the seed", stacklevel=2)
+        else:
+            generator.set_state(state["generator"].cpu())
+
+
+def _as_tuple(value):
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+# ------------------------------------------------------------------------------------- configuration
+
+
+def plain_config(config: Any) -> Any:
+    """A configuration as plain values: dataclasses become dicts, tuples lists, paths strings."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {f.name: plain_config(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, Mapping):
+        return {str(k): plain_config(v) for k, v in config.items()}
+    if isinstance(config, (list, tuple)):
+        return [plain_config(v) for v in config]
+    if isinstance(config, os.PathLike):
+        return os.fspath(config)
+    if config is None or isinstance(config, (bool, int, float, str)):
+        return config
+    return repr(config)
+
+
+def check_config(saved: Any, config: Any, path: str | os.PathLike) -> None:
+    """Raise :class:`CheckpointError` naming each field where ``saved`` and ``config`` differ."""
+    old, new = plain_config(saved), plain_config(config)
+    if old == new:
+        return
+    if isinstance(old, dict) and isinstance(new, dict):
+        diffs = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
+                 for k in sorted(set(old) | set(new)) if old.get(k, "<absent>") != new.get(k, "<absent>")]
+    else:
+        diffs = [f"{old!r} -> {new!r}"]
+    raise CheckpointError(f"Checkpoint {path} was written with another configuration ({'; '.join(diffs)}); "
+                          "resume with the same configuration, or delete the file or pass another path.")
+
+
+# ----------------------------------------------------------------------------------- training state
+
+
+def save_training(path: str | os.PathLike, *, kind: str, config: Any, step: int,
+                  modules: Mapping[str, torch.nn.Module], optimizers: Mapping[str, Any] | None = None,
+                  generator: torch.Generator | None = None, history: Any = None, **extra: Any) -> Path:
+    """Write everything a training loop needs to continue exactly, atomically.
+
+    ``modules`` and ``optimizers`` map names to objects with ``state_dict()`` (optimisers,
+    learning-rate schedulers, gradient scalers all qualify); ``extra`` holds any further tensors or
+    plain values (elapsed seconds, snapshots, a data permutation). Module weights are stored on the CPU.
+    """
+    state = {"kind": kind, "config": plain_config(config), "step": int(step), "history": history,
+             "modules": {k: {n: t.detach().cpu() for n, t in m.state_dict().items()} for k, m in modules.items()},
+             "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items()},
+             "rng": rng_state(generator), "extra": extra}
+    return save_checkpoint(state, path)
+
+
+def resume_training(path: str | os.PathLike | None, *, kind: str, config: Any,
+                    modules: Mapping[str, torch.nn.Module], optimizers: Mapping[str, Any] | None = None,
+                    generator: torch.Generator | None = None) -> dict[str, Any] | None:
+    """Restore a run saved by :func:`save_training`; ``None`` when there is no checkpoint to resume.
+
+    Checks the kind and the configuration first (:class:`CheckpointError` names the differing
+    fields), then loads modules, optimisers and random states in place and returns the checkpoint's
+    dict, whose ``"step"``, ``"history"`` and ``"extra"`` the caller picks up.
+    """
+    if path is None:
+        return None
+    state = load_checkpoint(path, kind=kind)
+    if state is None:
+        return None
+    if not all(k in state for k in ("config", "modules", "optimizers", "rng", "step")):
+        raise CheckpointError(f"Checkpoint {path} was not written by save_training (an older format?); "
+                              "delete it to start afresh.")
+    check_config(state["config"], config, path)
+    saved_modules, saved_opts = state["modules"], state["optimizers"]
+    missing = sorted((set(modules) - set(saved_modules)) | (set(optimizers or {}) - set(saved_opts)))
+    if missing:
+        raise CheckpointError(f"Checkpoint {path} has no state for {', '.join(missing)}; delete it to start afresh.")
+    for name, module in modules.items():
+        try:
+            module.load_state_dict(saved_modules[name])
+        except RuntimeError as exc:
+            raise CheckpointError(f"Checkpoint {path}: the weights of {name!r} do not fit this model "
+                                  f"({str(exc).splitlines()[0]}); delete it to start afresh.") from exc
+    for name, opt in (optimizers or {}).items():
+        opt.load_state_dict(saved_opts[name])
+    set_rng_state(state["rng"], generator)
+    return state

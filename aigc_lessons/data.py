@@ -25,12 +25,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import os
 import struct
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,6 +41,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 import torch
+
+from .files import atomic_write
 
 __all__ = [
     "DATASETS",
@@ -209,12 +211,8 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_ok(path: Path, spec: FileSpec) -> bool:
-    """True when ``path`` holds the bytes ``spec`` describes (content digest for gzip files)."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return False
+def _bytes_ok(data: bytes, spec: FileSpec) -> bool:
+    """True when ``data`` are the bytes ``spec`` describes (content digest for gzip files)."""
     if _sha256(data) == spec.sha256:
         return True
     if spec.content_sha256 is not None:
@@ -225,37 +223,57 @@ def _file_ok(path: Path, spec: FileSpec) -> bool:
     return False
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+def _file_ok(path: Path, spec: FileSpec) -> bool:
+    """True when ``path`` holds the bytes ``spec`` describes."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        return _bytes_ok(path.read_bytes(), spec)
+    except OSError:
+        return False
 
 
-def _download(url: str, timeout: float = 30.0) -> bytes:
-    """Fetch ``url`` with a progress bar (tqdm) and return its bytes."""
+#: Transport failures that mean "try again or try the next source", never a traceback for the reader.
+_TRANSPORT_ERRORS = (urllib.error.URLError, OSError, ValueError, http.client.HTTPException)
+
+
+def _download(url: str, timeout: float = 30.0, attempts: int = 2) -> bytes:
+    """Fetch ``url`` into memory with a progress bar (tqdm) and return its bytes.
+
+    A transfer that ends early (fewer bytes than the server announced, or ``IncompleteRead``) is
+    retried up to ``attempts`` times; then the last transport error is raised for the caller to
+    report. Nothing touches the disk here: the caller verifies the bytes before writing them.
+    """
     from tqdm.auto import tqdm
 
-    request = urllib.request.Request(url, headers={"User-Agent": "aigc-lessons/0.1"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        buf = io.BytesIO()
-        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False) as bar:
-            while chunk := response.read(1 << 16):
-                buf.write(chunk)
-                bar.update(len(chunk))
-    return buf.getvalue()
+    last: Exception | None = None
+    for _ in range(max(1, attempts)):
+        try:
+            request = urllib.request.Request(url, headers={"User-Agent": "aigc-lessons/0.1"})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                buf = io.BytesIO()
+                with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
+                          leave=False) as bar:
+                    while chunk := response.read(1 << 16):
+                        buf.write(chunk)
+                        bar.update(len(chunk))
+            data = buf.getvalue()
+            if total is not None and len(data) != total:
+                raise http.client.IncompleteRead(data, total - len(data))
+            return data
+        except _TRANSPORT_ERRORS as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def _inside(path: Path, root: Path | None) -> bool:
+    if root is None:
+        return False
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
 
 
 def fetch_file(
@@ -268,7 +286,12 @@ def fetch_file(
     """Return a verified local path for ``spec``: mirror, then cache, then download into the cache.
 
     ``mirror="env"`` reads ``$AIGC_DATA_MIRROR``; pass ``None`` to skip the mirror. ``urls`` replaces
-    the upstream URLs (a workshop can point it at a local web server).
+    the upstream URLs (a workshop can point it at a local web server). The mirror is only ever read:
+    a bad mirror file is reported, never deleted or overwritten, even when the cache folder is the
+    mirror itself (then downloads are refused rather than written into it). Downloaded bytes are
+    verified in memory and only then written, atomically, under their final name. Every failure
+    (transport, checksum, permissions) ends in one :class:`DataError` that names the file, every
+    source tried and ``AIGC_DATA_MIRROR``.
     """
     mirror_root = mirror_dir() if mirror == "env" else (Path(mirror) if mirror else None)
     cache_root = cache if cache is not None else cache_dir()
@@ -284,11 +307,30 @@ def fetch_file(
             problems.append(f"mirror {mirror_root} has no {spec.path}")
 
     cached = cache_root / spec.path
-    if cached.is_file():
+    cache_is_mirror = _inside(cached, mirror_root)
+    if cached.is_file() and not cache_is_mirror:
         if _file_ok(cached, spec):
             return cached
-        problems.append(f"cached copy {cached} failed its SHA-256 check and was deleted")
-        cached.unlink()
+        try:
+            cached.unlink()
+            problems.append(f"cached copy {cached} failed its SHA-256 check and was deleted")
+        except OSError as exc:
+            problems.append(f"cached copy {cached} failed its SHA-256 check and could not be deleted ({exc})")
+
+    def store(data: bytes, source: str) -> Path | None:
+        if not _bytes_ok(data, spec):
+            problems.append(f"{source} arrived but failed its SHA-256 check")
+            return None
+        if cache_is_mirror:
+            problems.append(f"{source} is fine, but the cache folder {cache_root} lies inside the read-only "
+                            "mirror; set AIGC_DATA_DIR to another folder")
+            return None
+        try:
+            return atomic_write(cached, data)
+        except OSError as exc:
+            problems.append(f"{source} is fine, but it cannot be written to {cached} ({exc}); "
+                            "set AIGC_DATA_DIR to a writable folder")
+            return None
 
     tried: list[str] = []
     sources = list(urls) if urls is not None else list(spec.urls)
@@ -296,31 +338,26 @@ def fetch_file(
         tried.append(url)
         try:
             data = _download(url)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            problems.append(f"download {url} failed: {exc}")
+        except _TRANSPORT_ERRORS as exc:
+            problems.append(f"download {url} failed: {type(exc).__name__}: {exc}")
             continue
-        _atomic_write(cached, data)
-        if _file_ok(cached, spec):
-            return cached
-        cached.unlink()
-        problems.append(f"download {url} arrived but failed its SHA-256 check")
+        if (path := store(data, f"download {url}")) is not None:
+            return path
     if urls is None and spec.builder is not None:
         tried.append("the upstream files assembled by the builder")
         try:
             data = spec.builder(_download)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            problems.append(f"assembling from upstream failed: {exc}")
+        except _TRANSPORT_ERRORS as exc:
+            problems.append(f"assembling from upstream failed: {type(exc).__name__}: {exc}")
         else:
-            _atomic_write(cached, data)
-            if _file_ok(cached, spec):
-                return cached
-            cached.unlink()
-            problems.append("the file assembled from upstream failed its SHA-256 check")
+            if (path := store(data, "the file assembled from upstream")) is not None:
+                return path
 
     raise DataError(
         f"Could not obtain data file {spec.path!r}.\n"
         + "".join(f"  - {p}\n" for p in problems)
         + f"  URLs tried: {', '.join(tried) if tried else 'none'}\n"
+        + f"  AIGC_DATA_MIRROR={os.environ.get('AIGC_DATA_MIRROR', '') or '<unset>'}\n"
         "Fix: set AIGC_DATA_MIRROR to a folder holding the course's data mirror (for example "
         "AIGC_DATA_MIRROR=../shared/data-mirror), or connect to the internet and run "
         "`python -m aigc_lessons.data fetch`."

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from . import runtime
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import cache_dir, load_mnist
+from .files import code_hash
 
 __all__ = [
     "GaussianStats",
@@ -194,14 +195,16 @@ class ClassifierConfig:
     train_subset: int | None = None
 
     @classmethod
-    def for_mode(cls, mode: str | None = None) -> "ClassifierConfig":
-        m = runtime.resolve_mode(mode)
-        return cls(c1=runtime.pick(m, 16, 32), c2=runtime.pick(m, 32, 64),
-                   feature_dim=runtime.pick(m, 64, 128), epochs=runtime.pick(m, 2, 6))
+    def for_mode(cls, mode: str | None = None, **overrides) -> "ClassifierConfig":
+        return runtime.for_mode(cls, mode,
+                                quick=dict(c1=16, c2=32, feature_dim=64, epochs=2),
+                                full=dict(c1=32, c2=64, feature_dim=128, epochs=6), **overrides)
 
     def key(self) -> str:
-        """Short hash naming the cached weights, so another configuration never loads them."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        """Short hash naming the cached weights: of this configuration and of the code that trains the
+        classifier, so neither another configuration nor changed code ever loads stale weights."""
+        code = code_hash(MnistClassifier, train_mnist_classifier)
+        return hashlib.sha256((json.dumps(asdict(self), sort_keys=True) + code).encode()).hexdigest()[:10]
 
 
 @dataclass

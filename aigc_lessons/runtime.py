@@ -1,11 +1,11 @@
 """Run-time choices that every chapter shares: mode, device, seeds and the environment line.
 
-Modes
------
-``quick``  CPU-sized runs (CI, a laptop, a workshop room): minutes, small models, still learning
-           something visible.
-``full``   GPU-sized runs that aim at the published-quality numbers quoted in the book.
-``auto``   ``full`` when a CUDA GPU is present, ``quick`` otherwise (the default).
+Modes:
+
+* ``quick``: CPU-sized runs (CI, a laptop, a workshop room): minutes, small models, still learning
+  something visible.
+* ``full``: GPU-sized runs that aim at the published-quality numbers quoted in the book.
+* ``auto``: ``full`` when a CUDA GPU is present, ``quick`` otherwise (the default).
 
 The mode comes from the ``AIGC_MODE`` environment variable unless passed explicitly; the device from
 ``AIGC_DEVICE`` (``cuda``, ``cuda:N``, ``mps``, ``cpu`` or ``auto``), else CUDA, then Apple's MPS,
@@ -14,11 +14,12 @@ then CPU.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
 import sys
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 import torch
@@ -115,3 +116,40 @@ def environment_summary(mode: str | None = None, device: str | None = None) -> s
 def pick(mode: Mode, quick, full):
     """Return ``quick`` or ``full`` by mode: the one place where a config branches on mode."""
     return full if resolve_mode(mode) == "full" else quick
+
+
+def for_mode(cls, mode: str | None, quick: dict, full: dict, **overrides):
+    """Build config ``cls`` from its quick or full field values, then apply ``overrides``.
+
+    The one style every ``Config.for_mode`` uses: the two sets of values sit side by side in the
+    class, a reader compares them at a glance, and a keyword overrides any field (tests use tiny
+    sizes). An override that names no field of ``cls`` is a ``TypeError``.
+    """
+    values = {**pick(mode, quick, full), **overrides}
+    return cls(**values)
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op CPU threads, then restore the previous number.
+
+    ``None`` leaves the number unchanged. Small models (MLPs of a few thousand weights, a
+    character-level GPT on a laptop) do too little work per operation to split it: on a busy
+    two-core machine the threads mostly wait for each other, and one thread can run several times
+    faster. Pinning the number also pins the order of floating-point sums, so a quick-mode result
+    does not depend on how many cores the machine has.
+    """
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"cpu_threads takes a positive int or None, got {n!r}")
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def single_thread_if_cpu(device: torch.device | str) -> contextlib.AbstractContextManager:
+    """One CPU thread for the block when ``device`` is the CPU; nothing changes on a GPU."""
+    return cpu_threads(1 if torch.device(device).type == "cpu" else None)

@@ -1,4 +1,9 @@
-"""Shared test fixtures. Tests use the real data mirror (``AIGC_DATA_MIRROR``), never mocks of the data."""
+"""Shared test fixtures. Tests use the real data mirror (``AIGC_DATA_MIRROR``), never mocks of the data.
+
+Every test session writes into its own temporary ``AIGC_DATA_DIR`` (caches, trained evaluation
+models, indexes), so a test never touches a reader's real cache and every run exercises the
+cache-miss path first. Expensive shared objects are session-scoped fixtures here.
+"""
 
 import os
 from pathlib import Path
@@ -6,6 +11,19 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_data_dir(tmp_path_factory) -> Path:
+    """A fresh ``AIGC_DATA_DIR`` for the whole session (restored afterwards)."""
+    path = tmp_path_factory.mktemp("aigc_data_dir")
+    before = os.environ.get("AIGC_DATA_DIR")
+    os.environ["AIGC_DATA_DIR"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("AIGC_DATA_DIR", None)
+    else:
+        os.environ["AIGC_DATA_DIR"] = before
 
 
 @pytest.fixture(scope="session")

@@ -116,3 +116,13 @@ def test_classifier_metrics_on_real_and_degenerate_images(tmp_path, monkeypatch,
     assert blank.frechet > 10 * max(real.frechet, floor)
     with pytest.raises(ValueError):
         metrics.classifier_metrics(torch.zeros(5, 1, 7, 7), clf, reference)
+
+
+def test_mnist_evaluator_bundles_the_classifier_its_reference_and_the_floor(tmp_path, monkeypatch, mnist):
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path))
+    ev = metrics.mnist_evaluator("quick", progress=False, data=mnist)
+    assert ev.classifier.config == metrics.ClassifierConfig.for_mode("quick")
+    assert ev.reference.mu.shape == (ev.classifier.config.feature_dim,)
+    assert ev.frechet_floor > 0
+    again = metrics.mnist_evaluator("quick", progress=False, data=mnist)
+    assert again.classifier.from_cache and again.frechet_floor == pytest.approx(ev.frechet_floor)
