@@ -1,5 +1,7 @@
 """The smallest honest generative model: a character bigram language model.
 
+Characters become ids through the book's one tokenizer, :class:`aigc_lessons.text.CharTokenizer`.
+
 A bigram model says the next character depends only on the current one:
 
 .. math::  p(x_1, \\dots, x_T) = p(x_1) \\prod_{t=2}^{T} p(x_t \\mid x_{t-1}).
@@ -26,31 +28,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import runtime
+from .text import CharTokenizer
 
-__all__ = ["CharVocab", "BigramConfig", "BigramResult", "BigramLM", "count_bigrams", "train_bigram",
+__all__ = ["BigramConfig", "BigramResult", "BigramLM", "count_bigrams", "train_bigram",
            "perplexity", "split_text", "bench"]
-
-
-class CharVocab:
-    """Map characters to integer ids and back; built from a text, so it covers exactly its characters."""
-
-    def __init__(self, text: str):
-        if not text:
-            raise ValueError("CharVocab needs a non-empty text to build its alphabet from.")
-        self.chars: list[str] = sorted(set(text))
-        self.index = {c: i for i, c in enumerate(self.chars)}
-
-    def __len__(self) -> int:
-        return len(self.chars)
-
-    def encode(self, text: str) -> torch.Tensor:
-        unknown = sorted({c for c in text if c not in self.index})
-        if unknown:
-            raise ValueError(f"Characters not in the vocabulary: {unknown[:10]!r}")
-        return torch.tensor([self.index[c] for c in text], dtype=torch.long)
-
-    def decode(self, ids) -> str:
-        return "".join(self.chars[int(i)] for i in ids)
 
 
 def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
@@ -112,14 +93,16 @@ class BigramConfig:
     seed: int = 1337
 
     @classmethod
-    def for_mode(cls, mode: str | None = None) -> "BigramConfig":
-        return runtime.pick(runtime.resolve_mode(mode), cls(steps=300), cls(steps=2000))
+    def for_mode(cls, mode: str | None = None, **overrides) -> "BigramConfig":
+        return runtime.for_mode(cls, mode, quick=dict(steps=300), full=dict(steps=2000), **overrides)
 
 
 @dataclass
 class BigramResult:
+    """What :func:`train_bigram` returns; ``vocab`` is the corpus's character tokenizer."""
+
     model: BigramLM
-    vocab: CharVocab
+    vocab: CharTokenizer
     history: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     count_log_probs: torch.Tensor | None = None
@@ -136,7 +119,7 @@ def train_bigram(text: str, config: BigramConfig, device: torch.device | str = "
 
     device = torch.device(device)
     gen = runtime.seed_everything(config.seed)
-    vocab = CharVocab(text)
+    vocab = CharTokenizer.from_text(text)
     train_text, val_text = split_text(text, config.val_fraction)
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
     V = len(vocab)

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from aigc_lessons import gan
+from aigc_lessons.checkpoint import CheckpointError
 from aigc_lessons.data import load_mnist
+from aigc_lessons.gan.dcgan import _batch_indices
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +51,24 @@ def test_dcgan_resume_reproduces_the_uninterrupted_run(tmp_path, images):
     assert all(0 < v < 1 for v in straight.history["d_x"] + straight.history["d_g_z"])
     assert sorted(straight.grids) == [0, 4, 8] and straight.grids[8].shape == (4, 1, 28, 28)
     path = tmp_path / "dcgan.pt"
-    gan.train_dcgan(TINY, "cpu", images=images, checkpoint_path=path, max_steps=5, progress=False)
+    gan.train_dcgan(TINY, "cpu", images=images, checkpoint_path=path, stop_after=5, progress=False)
     resumed = gan.train_dcgan(TINY, "cpu", images=images, checkpoint_path=path, progress=False)
     assert resumed.resumed_from == 5
     assert torch.equal(_params(resumed.generator), _params(straight.generator))  # batch-norm buffers too
     assert torch.equal(_params(resumed.discriminator), _params(straight.discriminator))
     assert resumed.history == straight.history
+    assert set(resumed.grids) == set(straight.grids)
+    assert all(torch.equal(resumed.grids[k], straight.grids[k]) for k in straight.grids)
+    with pytest.raises(CheckpointError, match="another configuration") as err:
+        gan.train_dcgan(gan.DCGANConfig(**{**TINY.__dict__, "lr": 2e-3}), "cpu", images=images, checkpoint_path=path,
+                        progress=False)
+    assert "lr: 0.001 -> 0.002" in str(err.value)
 
 
 def test_batches_are_recomputable_from_the_step():
-    a = gan._batch_indices(17, 32, 512, seed=3)
-    assert torch.equal(a, gan._batch_indices(17, 32, 512, seed=3))
-    epoch = torch.cat([gan._batch_indices(s, 32, 512, seed=3) for s in range(16)])
+    a = _batch_indices(17, 32, 512, seed=3)
+    assert torch.equal(a, _batch_indices(17, 32, 512, seed=3))
+    epoch = torch.cat([_batch_indices(s, 32, 512, seed=3) for s in range(16)])
     assert sorted(epoch.tolist()) == list(range(512))  # one epoch visits every image once
 
 
@@ -74,5 +82,7 @@ def test_bad_images_are_rejected(images):
 def test_full_mode_configuration_starts_on_cpu(images):
     cfg = gan.DCGANConfig.for_mode("full")
     assert cfg.bf16 and cfg.g_channels > gan.DCGANConfig.for_mode("quick").g_channels
-    res = gan.train_dcgan(cfg, "cpu", images=images[:256], max_steps=1, progress=False)
+    assert cfg.steps == 30 * (60_000 // 128) and cfg.snapshot_every == cfg.checkpoint_every == 60_000 // 128
+    assert gan.DCGANConfig.for_mode("quick", steps=7).steps == 7
+    res = gan.train_dcgan(cfg, "cpu", images=images[:256], stop_after=1, progress=False)
     assert len(res.history["g_loss"]) == 1

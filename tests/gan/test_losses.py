@@ -124,7 +124,7 @@ def test_clip_weights():
 def test_every_loss_cites_an_entry_of_the_bibliography():
     from pathlib import Path
 
-    bib = (Path(__file__).resolve().parent.parent / "book" / "references.bib").read_text(encoding="utf-8")
+    bib = (Path(__file__).resolve().parents[2] / "book" / "references.bib").read_text(encoding="utf-8")
     for loss in gan.losses.values():
         assert "{" + loss.reference + "," in bib, loss.reference
 

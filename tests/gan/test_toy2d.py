@@ -1,12 +1,13 @@
-"""2-D mixtures, the MLP GAN training loop, exact resume, and the comparison protocol."""
+"""2-D mixtures, the methods held by the run configuration, the MLP GAN training loop and exact resume."""
 
-import json
 import math
 
 import pytest
 import torch
 
 from aigc_lessons import gan
+from aigc_lessons.checkpoint import CheckpointError
+from aigc_lessons.gan.toy2d import _pack
 
 
 def test_ring_and_grid_geometry():
@@ -34,15 +35,38 @@ def test_real_samples_cover_every_mode_at_the_ceiling_share(name):
 
 def test_pack_and_config_validation():
     x = torch.arange(12.0).reshape(6, 2)
-    torch.testing.assert_close(gan._pack(x, 3), torch.tensor([[0.0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]))
+    torch.testing.assert_close(_pack(x, 3), torch.tensor([[0.0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]))
     with pytest.raises(ValueError):
-        gan._pack(x, 4)
+        _pack(x, 4)
     with pytest.raises(KeyError):
         gan.Gan2DConfig.for_mode("quick", method="unrolled")
+    with pytest.raises(KeyError):
+        gan.Gan2DConfig(method="unrolled")
     with pytest.raises(ValueError):
-        gan.Gan2DConfig(pack=2, batch_size=255)
+        gan.Gan2DConfig(method="pacgan", batch_size=255)  # pack 2
+    with pytest.raises(ValueError):
+        gan.Method2D("non_saturating", pack=0)
+    with pytest.raises(KeyError):
+        gan.Method2D("minimax")
     cfg = gan.Gan2DConfig.for_mode("quick", method="wgan_gp")
-    assert cfg.loss == "wasserstein" and cfg.gp_weight > 0 and cfg.d_steps == 5
+    spec = cfg.method_spec
+    assert spec.loss == "wasserstein" and spec.gp_weight > 0 and spec.d_steps == 5
+
+
+def test_the_config_holds_its_method():
+    for name, spec in gan.METHODS_2D.items():
+        assert gan.Gan2DConfig(method=name).method_spec == spec  # filled in from the name
+        quick, full = gan.Gan2DConfig.for_mode("quick", method=name), gan.Gan2DConfig.for_mode("full", method=name)
+        assert quick.method == full.method == name and quick.method_spec == full.method_spec == spec
+        # quick mode: the same number of discriminator updates for every method; five snapshots a run
+        assert quick.steps * spec.d_steps == 5000 and full.steps == 20_000
+        assert (quick.snapshot_every, quick.checkpoint_every) == (quick.steps // 5, 1000)
+        assert (full.snapshot_every, full.checkpoint_every) == (4000, 2000)
+    assert gan.Gan2DConfig().method_spec == gan.METHODS_2D["non_saturating"]
+    custom = gan.Method2D("hinge", lr=2e-4)
+    cfg = gan.Gan2DConfig.for_mode("quick", method="non_saturating", method_spec=custom, steps=10)
+    assert cfg.method_spec is custom and cfg.snapshot_every == 2
+    assert len({cfg, gan.Gan2DConfig(**cfg.__dict__)}) == 1  # hashable and equal field by field
 
 
 def _params(module):
@@ -67,7 +91,7 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, method):
                                    snapshot_every=4, checkpoint_every=3)
     straight = gan.train_gan_2d(cfg, "cpu", progress=False)
     path = tmp_path / "ckpt.pt"
-    first = gan.train_gan_2d(cfg, "cpu", checkpoint_path=path, max_steps=7, progress=False)  # "interrupted"
+    first = gan.train_gan_2d(cfg, "cpu", checkpoint_path=path, stop_after=7, progress=False)  # "interrupted"
     assert len(first.history["g_loss"]) == 7 and path.exists()
     resumed = gan.train_gan_2d(cfg, "cpu", checkpoint_path=path, progress=False)
     assert resumed.resumed_from == 7
@@ -75,39 +99,49 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, method):
     assert torch.equal(_params(resumed.discriminator), _params(straight.discriminator))
     assert resumed.history["d_loss"] == straight.history["d_loss"]
     assert set(resumed.snapshots) == set(straight.snapshots)
-    with pytest.raises(ValueError, match="another configuration"):
+    with pytest.raises(CheckpointError, match="another configuration") as err:
         gan.train_gan_2d(gan.Gan2DConfig(**{**cfg.__dict__, "seed": 1}), "cpu", checkpoint_path=path, progress=False)
+    assert "seed: 0 -> 1" in str(err.value)
+    other_method = gan.Gan2DConfig(**{**cfg.__dict__, "method_spec": gan.Method2D(cfg.method_spec.loss, lr=0.5)})
+    with pytest.raises(CheckpointError, match="method_spec"):
+        gan.train_gan_2d(other_method, "cpu", checkpoint_path=path, progress=False)
 
 
 def test_full_mode_configuration_starts_on_cpu():
     cfg = gan.Gan2DConfig.for_mode("full", method="pacgan", mixture="grid")
     assert cfg.steps > gan.Gan2DConfig.for_mode("quick", mixture="grid").steps
-    res = gan.train_gan_2d(cfg, "cpu", max_steps=2, progress=False)
+    res = gan.train_gan_2d(cfg, "cpu", stop_after=2, progress=False)
     assert len(res.history["g_loss"]) == 2
 
 
-def test_comparison_protocol_picks_a_best_method_and_reuses_its_run():
-    study = gan.Study2DConfig(methods=("saturating", "non_saturating"), mixtures=("ring",), seeds=(0, 1),
-                              run_overrides={"steps": 20, "batch_size": 32, "width": 16})
-    res = gan.compare_methods_2d(study, "quick", "cpu", progress=False)
-    assert res.best in study.methods
-    sel = res.selection[res.best]
-    assert res.best == max(study.methods, key=lambda k: (res.selection[k].modes_covered, res.selection[k].high_quality))
-    runs = res.seed_runs[("ring", res.best)]
-    assert runs[0] is sel and [r.config.seed for r in runs] == [0, 1]
-    assert list(res.table["role"]) == ["selection", "selection", "seeds"]
-    summary = res.summary()
-    assert summary["ring.modes_covered"] == pytest.approx(sum(r.modes_covered for r in runs) / 2)
-    assert summary["per_seed"]["ring.high_quality"] == [r.high_quality for r in runs]
-    json.dumps(summary, allow_nan=False)  # the bench writes it: strict JSON, no NaN
+def _players(seed=0):
+    torch.manual_seed(seed)
+    cfg = gan.Gan2DConfig.for_mode("quick", width=16, depth=2)
+    G, D = gan.build_gan_2d(cfg)
+    return cfg, G, D
 
 
-def test_parallel_workers_give_the_same_runs_as_one_process():
-    cfgs = [gan.Gan2DConfig.for_mode("quick", method=m, steps=15, batch_size=32, width=16)
-            for m in ("non_saturating", "pacgan")]
-    one = gan.train_many_2d(cfgs, "cpu", workers=1, progress=False)
-    two = gan.train_many_2d(cfgs, "cpu", workers=2, progress=False)
-    for a, b in zip(one, two):
-        assert a.config == b.config
-        assert torch.equal(_params(a.generator), _params(b.generator))
-        assert a.history["d_loss"] == b.history["d_loss"]
+def test_discriminator_step_moves_only_d_and_lowers_its_loss():
+    cfg, G, D = _players()
+    opt_d = torch.optim.SGD(D.parameters(), lr=0.05)
+    real, z = torch.randn(64, 2) + 3.0, torch.randn(64, cfg.z_dim)
+    g_before = [p.detach().clone() for p in G.parameters()]
+    d_before = [p.detach().clone() for p in D.parameters()]
+    loss = gan.get_loss("non_saturating")
+    logs = [gan.discriminator_step(G, D, loss, real, z, opt_d)["d_loss"] for _ in range(20)]
+    assert all(torch.equal(a, b) for a, b in zip(g_before, G.parameters())), "a D step must not move G"
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
+    assert logs[-1] < logs[0]
+
+
+def test_generator_step_moves_only_g_and_lowers_its_loss():
+    cfg, G, D = _players()
+    opt_g = torch.optim.SGD(G.parameters(), lr=0.05)
+    z = torch.randn(64, cfg.z_dim)
+    g_before = [p.detach().clone() for p in G.parameters()]
+    d_before = [p.detach().clone() for p in D.parameters()]
+    loss = gan.get_loss("non_saturating")
+    logs = [gan.generator_step(G, D, loss, z, opt_g)["g_loss"] for _ in range(20)]
+    assert all(torch.equal(a, b) for a, b in zip(d_before, D.parameters())), "a G step must not move D"
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, G.parameters()))
+    assert logs[-1] < logs[0]

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from aigc_lessons import bigram
 from aigc_lessons.data import load_text
+from aigc_lessons.text import CharTokenizer
 
 
 def test_uniform_table_has_perplexity_V():
@@ -31,14 +32,20 @@ def test_counts_are_the_maximum_likelihood_solution():
 
 
 def test_vocab_roundtrip_and_unknown_characters():
-    v = bigram.CharVocab("hello world")
+    v = CharTokenizer.from_text("hello world")
     assert v.decode(v.encode("low")) == "low"
     with pytest.raises(ValueError, match="not in the vocabulary"):
         v.encode("xyz")
     with pytest.raises(ValueError):
-        bigram.CharVocab("")
+        CharTokenizer.from_text("")
     with pytest.raises(ValueError):
         bigram.split_text("abc", 1.5)
+
+
+def test_configs_for_both_modes():
+    assert bigram.BigramConfig.for_mode("quick").steps == 300
+    assert bigram.BigramConfig.for_mode("full").steps == 2000
+    assert bigram.BigramConfig.for_mode("full", lr=0.1).lr == 0.1
 
 
 def test_bigram_on_tinyshakespeare_beats_uniform_and_sgd_matches_counts(mirror, monkeypatch):

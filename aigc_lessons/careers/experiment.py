@@ -1,0 +1,157 @@
+"""Is fine-tuning worth it? The fine-tuned classifier against baselines on held-out occupations.
+
+Every model is scored on the same test tasks (accuracy, macro-F1, Cohen's kappa against the human
+labels): the majority class, logistic regression on frozen MiniLM embeddings, the fine-tuned MiniLM of
+:mod:`aigc_lessons.careers.finetune`, and GPT-4's own labels as the reference a model cannot be expected
+to beat. :func:`bench_finetune` runs it for ``python -m aigc_lessons.bench careers-finetune``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import runtime
+from ..data import Occupations, load_occupations
+from ..pretrained import load_minilm
+from .exposure import LABELS, TASK_LABEL_COLUMNS, label_ids
+from .finetune import (FinetuneConfig, encode_features, grouped_split, predict_labels,
+                       train_exposure_classifier)
+from .headline import cohen_kappa, macro_f1
+
+__all__ = [
+    "classification_metrics", "majority_baseline", "frozen_logreg_baseline", "FinetuneReport",
+    "run_finetune_experiment", "bench_finetune",
+]
+
+
+def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict[str, float]:
+    """Accuracy and macro-F1 over the three labels (indices 0, 1, 2)."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    return {"accuracy": float((y_true == y_pred).mean()), "macro_f1": macro_f1(y_true, y_pred, range(len(LABELS)))}
+
+
+def majority_baseline(y_train: Sequence[int], y_test: Sequence[int]) -> dict[str, float]:
+    """Predict the most frequent training label for every test task."""
+    majority = int(np.bincount(np.asarray(y_train), minlength=len(LABELS)).argmax())
+    return classification_metrics(y_test, np.full(len(y_test), majority))
+
+
+def frozen_logreg_baseline(x_train: np.ndarray, y_train: Sequence[int], x_test: np.ndarray,
+                           y_test: Sequence[int], groups: Sequence[str], cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
+                           seed: int = 0) -> tuple[dict[str, float], np.ndarray, float]:
+    """Multinomial logistic regression on frozen MiniLM sentence embeddings.
+
+    The inverse regularisation strength C is chosen among ``cs`` by 5-fold cross-validation on the
+    *training* tasks, folds grouped by occupation (``groups``), so the test tasks never steer the choice.
+    Returns (metrics on the test tasks, predictions, chosen C).
+    """
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.model_selection import GroupKFold
+
+    x_train, y_train = np.asarray(x_train), np.asarray(y_train)
+    groups = np.asarray(groups)
+    if len(groups) != len(y_train):
+        raise ValueError(f"{len(groups)} groups for {len(y_train)} training rows")
+    folds = list(GroupKFold(n_splits=min(5, len(set(groups.tolist())))).split(x_train, y_train, groups))
+    cv = LogisticRegressionCV(Cs=list(cs), cv=folds, max_iter=3000, random_state=seed, l1_ratios=(0.0,),
+                              scoring="accuracy", use_legacy_attributes=False)
+    cv.fit(x_train, y_train)
+    best_c = float(np.atleast_1d(cv.C_)[0])
+    clf = LogisticRegression(C=best_c, max_iter=3000, random_state=seed).fit(x_train, y_train)
+    pred = clf.predict(np.asarray(x_test))
+    return classification_metrics(y_test, pred), pred, best_c
+
+
+@dataclass
+class FinetuneReport:
+    """Every model on the same held-out tasks, with the human-vs-GPT-4 agreement as the reference.
+
+    ``metrics``: rows ``majority class``, ``frozen MiniLM + logistic regression``, ``fine-tuned MiniLM``
+    and ``gpt4 labels vs human (agreement)``; columns ``accuracy``, ``macro_f1``, ``kappa`` (Cohen's kappa
+    against the human labels).
+    """
+
+    config: FinetuneConfig
+    metrics: pd.DataFrame
+    history: dict[str, list[float]]
+    n_train: int
+    n_test: int
+    n_test_occupations: int
+    train_seconds: float
+    encode_seconds: float
+    confusion_finetuned: pd.DataFrame
+    steps: int = 0
+    logreg_c: float = float("nan")
+
+
+def run_finetune_experiment(cfg: FinetuneConfig | None = None, device: torch.device | str | None = None, *,
+                            data: Occupations | None = None, checkpoint_path: str | os.PathLike | None = None,
+                            stop_after: int | None = None, progress: bool = True) -> FinetuneReport:
+    """Split by occupation, then compare majority class, frozen embeddings + logistic regression and the
+    fine-tuned model, with GPT-4's own labels scored against the human labels on the same test tasks."""
+    cfg = cfg or FinetuneConfig.for_mode()
+    cfg.validate()
+    dev = device if isinstance(device, torch.device) else runtime.resolve_device(device)
+    runtime.seed_everything(cfg.seed)
+    data = data or load_occupations()
+    split = grouped_split(data.tasks, cfg.test_fraction, cfg.seed, n_train=cfg.n_train, n_test=cfg.n_test)
+    label_col = TASK_LABEL_COLUMNS[cfg.target]
+    y_train = label_ids(split.train[label_col])
+    y_test = label_ids(split.test[label_col])
+    encoder = load_minilm(dev)
+    t0 = time.perf_counter()
+    f_train = encode_features(split.train["Task"].tolist(), encoder, cfg.trainable_layers,
+                              max_length=cfg.max_length, batch_size=cfg.eval_batch_size, progress=progress)
+    f_test = encode_features(split.test["Task"].tolist(), encoder, cfg.trainable_layers,
+                             max_length=cfg.max_length, batch_size=cfg.eval_batch_size, progress=progress)
+    encode_seconds = time.perf_counter() - t0
+    _, pred_lr, best_c = frozen_logreg_baseline(f_train.frozen.numpy(), y_train, f_test.frozen.numpy(), y_test,
+                                                split.train["O*NET-SOC Code"].to_numpy(), cfg.logreg_cs, cfg.seed)
+    result = train_exposure_classifier(cfg, f_train, y_train, encoder, checkpoint_path=checkpoint_path,
+                                       stop_after=stop_after, progress=progress)
+    pred = predict_labels(result.model, f_test, batch_size=cfg.eval_batch_size, bf16=cfg.bf16)
+    other = "gpt4" if cfg.target == "human" else "human"
+    y_other = label_ids(split.test[TASK_LABEL_COLUMNS[other]])
+    majority = np.full(len(y_test), int(np.bincount(y_train, minlength=len(LABELS)).argmax()))
+    preds = {"majority class": majority, "frozen MiniLM + logistic regression": pred_lr,
+             "fine-tuned MiniLM": pred, f"{other} labels vs {cfg.target} (agreement)": y_other}
+    rows = {name: {**classification_metrics(y_test, p), "kappa": cohen_kappa(y_test, p, range(len(LABELS)))}
+            for name, p in preds.items()}
+    metrics = pd.DataFrame(rows).T[["accuracy", "macro_f1", "kappa"]]
+    conf = pd.crosstab(pd.Series([LABELS[i] for i in y_test], name=cfg.target),
+                       pd.Series([LABELS[i] for i in pred], name="fine-tuned")).reindex(
+        index=list(LABELS), columns=list(LABELS), fill_value=0)
+    return FinetuneReport(config=cfg, metrics=metrics, history=result.history, n_train=len(split.train),
+                          n_test=len(split.test), n_test_occupations=split.test["O*NET-SOC Code"].nunique(),
+                          train_seconds=result.train_seconds, encode_seconds=encode_seconds,
+                          confusion_finetuned=conf, steps=result.steps, logreg_c=best_c)
+
+
+def bench_finetune(mode: str, device: torch.device) -> dict:
+    """Benchmark ``careers-finetune``: accuracy, macro-F1 and kappa of each model on held-out occupations."""
+    cfg = FinetuneConfig.for_mode(mode)
+    start = time.perf_counter()
+    report = run_finetune_experiment(cfg, device, progress=False)
+    keys = {"majority class": "majority", "frozen MiniLM + logistic regression": "logreg",
+            "fine-tuned MiniLM": "finetuned"}
+    metrics: dict[str, float] = {}
+    for row in report.metrics.index:
+        key = keys.get(row, "gpt4_vs_human")
+        for col in report.metrics.columns:
+            metrics[f"{key}.{col}"] = float(report.metrics.loc[row, col])
+    metrics["n_train"] = report.n_train
+    metrics["n_test"] = report.n_test
+    metrics["n_test_occupations"] = report.n_test_occupations
+    metrics["wall_seconds_experiment"] = time.perf_counter() - start
+    return {"config": asdict(cfg), "metrics": metrics,
+            "train_seconds": report.train_seconds + report.encode_seconds}
+
+

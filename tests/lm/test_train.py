@@ -1,0 +1,106 @@
+"""aigc_lessons.lm.train: the learning-rate schedule, training, evaluation, and resumable checkpoints."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from aigc_lessons import lm
+from aigc_lessons.checkpoint import CheckpointError
+
+
+def test_lr_schedule_warms_up_then_anneals_to_min_lr(tiny_train):
+    cfg = tiny_train(steps=100, warmup_steps=10, lr=1e-3, min_lr=1e-4)
+    assert cfg.lr_at(0.0, 0) == pytest.approx(1e-4)
+    assert cfg.lr_at(0.1, 10) == pytest.approx(1e-4 + 0.9e-3 * 0.5 * (1 + math.cos(math.pi * 0.1)))
+    assert cfg.lr_at(1.0, 100) == pytest.approx(1e-4)
+    assert cfg.lr_at(2.0, 300) == pytest.approx(1e-4)
+
+
+def test_training_lowers_the_loss_and_evaluate_is_cross_entropy(shakespeare, tiny_cfg, tiny_train):
+    torch.manual_seed(0)
+    m = lm.GPT(tiny_cfg())
+    before = lm.evaluate(m, shakespeare.val, max_tokens=2048)
+    assert abs(before - math.log(65)) < 0.1  # small random init: close to uniform
+    res = lm.train_lm(m, shakespeare, tiny_train(steps=80), progress=False)
+    assert res.finished and res.steps == 80
+    assert res.metrics["val_loss"] < before - 0.7
+    assert res.history["step"][0] == 0 and res.history["step"][-1] == 80
+    w = shakespeare.val[:33]
+    with torch.no_grad():
+        manual = F.cross_entropy(m.eval()(w[None, :-1])[0], w[1:])
+    assert lm.evaluate(m, w, max_tokens=32) == pytest.approx(float(manual), abs=1e-5)
+
+
+def test_interrupted_training_resumes_exactly(shakespeare, tiny_cfg, tiny_train, tmp_path):
+    """40 steps straight == 15 steps, stop, then resume from the atomic checkpoint to 40."""
+    cfg = tiny_train(steps=40, checkpoint_interval=7)
+    torch.manual_seed(0)
+    straight = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, cfg, checkpoint_path=tmp_path / "a.pt", progress=False)
+    torch.manual_seed(0)
+    part = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, cfg, checkpoint_path=tmp_path / "b.pt", stop_after=15,
+                       progress=False)
+    assert not part.finished and part.steps == 15 and "val_loss" not in part.metrics
+    torch.manual_seed(123)  # a fresh process would start from a different random init: it must not matter
+    resumed = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, cfg, checkpoint_path=tmp_path / "b.pt", progress=False)
+    assert resumed.resumed_from == 15 and resumed.steps == 40
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert straight.history["batch_loss"] == resumed.history["batch_loss"]
+    with pytest.raises(CheckpointError, match="model.n_embd: 32 -> 64"):  # another architecture
+        lm.train_lm(lm.GPT(tiny_cfg(n_embd=64)), shakespeare, cfg, checkpoint_path=tmp_path / "b.pt", progress=False)
+    with pytest.raises(CheckpointError, match="kind"):
+        lm.train_lm(lm.gpt2_twin(tiny_cfg()), shakespeare, cfg, checkpoint_path=tmp_path / "b.pt", progress=False)
+
+
+def test_resume_refuses_another_training_config_or_architecture(shakespeare, tiny_cfg, tiny_train, tmp_path):
+    """A checkpoint resumes only the run it was written for; ``stop_after`` counts total steps."""
+    cfg, path = tiny_train(steps=30), tmp_path / "run.pt"
+    torch.manual_seed(0)
+    first = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, cfg, checkpoint_path=path, stop_after=10, progress=False)
+    assert first.steps == 10 and not first.finished
+    with pytest.raises(CheckpointError, match=r"lr: 0\.003 -> 0\.001"):
+        lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, tiny_train(steps=30, lr=1e-3), checkpoint_path=path,
+                    progress=False)
+    with pytest.raises(CheckpointError, match="batch_size: 8 -> 16") as err:
+        lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, tiny_train(steps=60, batch_size=16), checkpoint_path=path,
+                    progress=False)
+    assert "steps: 30 -> 60" in str(err.value)
+    with pytest.raises(CheckpointError, match="model.causal: True -> False"):  # same weight shapes, another model
+        lm.train_lm(lm.GPT(tiny_cfg(causal=False)), shakespeare, cfg, checkpoint_path=path, progress=False)
+    # where checkpoints are written does not change the run: allowed to differ, and stop_after is a total
+    more = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, tiny_train(steps=30, checkpoint_interval=3),
+                       checkpoint_path=path, stop_after=15, progress=False)
+    assert more.resumed_from == 10 and more.steps == 15 and not more.finished
+
+
+def test_the_same_loop_trains_the_gpt2_twin(shakespeare, tiny_cfg, tiny_train):
+    torch.manual_seed(0)
+    hf = lm.gpt2_twin(tiny_cfg())
+    res = lm.train_lm(hf, shakespeare, tiny_train(steps=30), progress=False)
+    assert res.history["val_loss"][-1] < res.history["val_loss"][0] - 0.5
+
+
+def test_time_budget_stops_the_run_and_anneals(shakespeare, tiny_cfg, tiny_train):
+    cfg = tiny_train(steps=10**6, time_budget_s=1.0, eval_interval=10**6)
+    res = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, cfg, progress=False)
+    assert res.finished and res.train_seconds >= 1.0 and res.steps < 10**6
+    assert res.history["lr"][-1] == pytest.approx(cfg.min_lr, rel=0.05)
+
+
+def test_configs_for_both_modes():
+    for corpus in ("shakespeare", "tang"):
+        q, f = lm.TrainConfig.for_mode("quick", corpus), lm.TrainConfig.for_mode("full", corpus)
+        assert f.amp_bf16 and f.compile and not q.amp_bf16 and f.time_budget_s == 60.0
+        assert q.cpu_threads == 1 and f.cpu_threads is None
+        assert lm.GPTConfig.for_mode("full", 65, corpus).kernel == "sdpa"
+    assert lm.GPTConfig.for_mode("full", 65).n_embd == 384
+    assert lm.TrainConfig.for_mode("quick", "twin").steps == 200
+    assert lm.TrainConfig.for_mode("quick", "tang", steps=7).steps == 7  # a keyword overrides one field
+    with pytest.raises(ValueError, match="corpus"):
+        lm.TrainConfig.for_mode("quick", "klingon")
+    with pytest.raises(ValueError, match="corpus"):
+        lm.GPTConfig.for_mode("quick", 65, "klingon")
+    with pytest.raises(TypeError):
+        lm.TrainConfig.for_mode("quick", max_steps=10)  # the old name is gone

@@ -1,0 +1,32 @@
+"""The chapter's benchmark in both modes (full mode started on a CPU for a few steps)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import torch
+
+from aigc_lessons import bench, vae
+
+
+def test_bench_quick_mode_writes_the_conventional_metrics(tmp_path):
+    out = vae.bench_mnist("quick", torch.device("cpu"), stop_after=30, eval_images=50,
+                          checkpoint_path=tmp_path / "q.pt", progress=False)
+    m = out["metrics"]
+    assert set(["test_nll_nats", "k", "test_neg_elbo_nats"]) <= set(m)
+    assert m["k"] == vae.VAEConfig.for_mode("quick").nll_k and m["steps"] == 30 and not m["finished"]
+    assert 0 < m["test_nll_nats"] <= m["test_neg_elbo_nats"] + 1
+    json.dumps(bench._jsonable(out))
+    assert bench.resolve("vae-mnist") is vae.bench_mnist
+
+
+def test_full_mode_starts_on_cpu(tmp_path):
+    """The GPU configuration (two stochastic layers, IWAE k = 16, k = 5,000 for the NLL) runs a few steps here."""
+    out = vae.bench_mnist("full", torch.device("cpu"), stop_after=2, eval_images=4,
+                          checkpoint_path=tmp_path / "f.pt", progress=False)
+    m = out["metrics"]
+    assert m["k"] == 5000 and m["n_test"] == 4 and m["steps"] == 2
+    assert math.isfinite(m["test_nll_nats"]) and m["test_nll_nats"] > 0
+    assert out["config"]["stochastic_layers"] == 2 and dataclasses.is_dataclass(vae.VAEConfig)
