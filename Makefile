@@ -21,7 +21,7 @@ export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help venv data test unit notebooks book-check clean-notebooks book clean bench
+.PHONY: help venv data test unit notebooks api-pages site-assets book-check clean-notebooks book clean bench
 
 help:
 	@echo "make book   - set up everything and render the book into _build/html"
@@ -48,7 +48,14 @@ unit: venv data
 notebooks: venv data
 	AIGC_MODE=quick $(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider --durations=0
 
-book-check: venv
+api-pages: venv
+	$(BIN)/python .ci/api_pages.py
+	$(BIN)/python .ci/code_map.py --check
+
+site-assets: venv
+	$(BIN)/python .ci/vendor_assets.py
+
+book-check: venv api-pages site-assets
 	$(BIN)/python .ci/book_config.py --execute off --out _build/check_config.yml
 	$(BIN)/jupyter-book build . --config _build/check_config.yml --path-output _build/check -W -n --keep-going --quiet
 
@@ -57,7 +64,7 @@ test: venv data clean-notebooks
 	$(MAKE) --no-print-directory book-check
 	@echo "make test: all checks passed"
 
-book: venv data
+book: venv data api-pages site-assets
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "open _build/html/index.html"
 
