@@ -266,7 +266,7 @@ def train_lm(model: nn.Module, splits: TextSplits, cfg: TrainConfig, *, device: 
         return cfg.time_budget_s is None or seconds < cfg.time_budget_s
 
     def progress_now() -> float:
-        p = step / cfg.steps
+        p = step / max(cfg.steps, 1)
         if cfg.time_budget_s:
             p = max(p, seconds / cfg.time_budget_s)
         return p

@@ -48,7 +48,6 @@ def _params(module):
 def test_dcgan_resume_reproduces_the_uninterrupted_run(tmp_path, images):
     straight = gan.train_dcgan(TINY, "cpu", images=images, progress=False)
     assert set(straight.history) == {"d_loss", "g_loss", "d_x", "d_g_z"} and len(straight.history["d_x"]) == 8
-    assert all(0 < v < 1 for v in straight.history["d_x"] + straight.history["d_g_z"])
     assert sorted(straight.grids) == [0, 4, 8] and straight.grids[8].shape == (4, 1, 28, 28)
     path = tmp_path / "dcgan.pt"
     gan.train_dcgan(TINY, "cpu", images=images, checkpoint_path=path, stop_after=5, progress=False)

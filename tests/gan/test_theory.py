@@ -46,10 +46,12 @@ def test_value_is_minus_log4_when_the_generator_matches_the_data(grid):
 
 def test_the_optimal_discriminator_maximises_the_value(grid):
     pd, pg = gan.P_DATA_1D.pdf(grid), gan.P_G_1D.pdf(grid)
+    d_ref = pd / (pd + pg)  # Goodfellow et al. (2014), Proposition 1, written out here, not taken from the code
     d_star = gan.optimal_discriminator(pd, pg)
-    best = gan.value_function(d_star, pd, pg, grid)
-    for eps in (0.05, -0.05, 0.01):
-        other = (d_star + eps * torch.sin(grid)).clamp(1e-6, 1 - 1e-6)
+    assert torch.allclose(d_star, d_ref, rtol=0, atol=1e-12)
+    best = gan.value_function(d_ref, pd, pg, grid)
+    for eps in (0.05, -0.05, 0.01):  # any other D does worse, around the formula's D* (not the code's)
+        other = (d_ref + eps * torch.sin(grid)).clamp(1e-6, 1 - 1e-6)
         assert gan.value_function(other, pd, pg, grid) < best
     # reading D as the data density (mistake (d)) is a much worse discriminator
     assert gan.value_function((pd / pd.max()).clamp(1e-6, 1 - 1e-6), pd, pg, grid) < best - 0.1

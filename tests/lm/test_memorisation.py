@@ -18,7 +18,6 @@ def test_memorisation_counts_copied_samples(shakespeare):
     invented = "Zq" * 50
     r = lm.memorisation([copied, invented], shakespeare, span=50)
     assert r.sample_rate == 0.5 and r.examples[0][1] == copied[:50]
-    assert 0.0 <= r.heldout_rate <= 1.0
 
 
 def _splits(train: str, val: str) -> lm.TextSplits:

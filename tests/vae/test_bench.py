@@ -29,4 +29,5 @@ def test_full_mode_starts_on_cpu(tmp_path):
     m = out["metrics"]
     assert m["k"] == 5000 and m["n_test"] == 4 and m["steps"] == 2
     assert math.isfinite(m["test_nll_nats"]) and m["test_nll_nats"] > 0
-    assert out["config"]["stochastic_layers"] == 2 and dataclasses.is_dataclass(vae.VAEConfig)
+    assert out["config"] == dataclasses.asdict(vae.VAEConfig.for_mode("full"))
+    assert out["config"]["stochastic_layers"] == 2
