@@ -1,0 +1,198 @@
+"""Test the built website in a real browser, with the network to every other host blocked.
+
+    python .ci/site_test.py [HTML_DIR]          (default: _build/html; make test uses the book check's build)
+
+Serves the folder on 127.0.0.1 and drives the system's Chromium through Playwright (no browser is
+downloaded). Every request to any host but 127.0.0.1 is blocked and counted as a failure. On every page:
+no console error and no uncaught exception; math typeset by MathJax (no raw ``\\frac`` or ``$$`` left in
+the text); every mermaid diagram drawn as an SVG; every image loaded. The search page finds "ELBO". At
+phone width the menu button opens the chapter list, and a screenshot of one chapter is saved under
+``_build/site-test/``. Internal links and anchors are checked by a crawl of the files.
+
+Exits 0 with a clear message when no Chromium or no Playwright is installed (``.ci/run`` installs
+Chromium), so a reader's ``make test`` without a browser still passes, and says that it skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import shutil
+import sys
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIP_PAGES = {"genindex.html", "py-modindex.html", "search.html"}
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = functools.partial(_Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("href"):
+            self.hrefs.append(a["href"])
+
+
+def check_links(folder: Path) -> list[str]:
+    """Every internal link points at an existing file, and every #anchor at an existing id."""
+    parsed: dict[Path, _Links] = {}
+
+    def parse(path: Path) -> _Links:
+        if path not in parsed:
+            p = _Links()
+            p.feed(path.read_text(encoding="utf-8", errors="replace"))
+            parsed[path] = p
+        return parsed[path]
+
+    problems = []
+    for page in sorted(folder.rglob("*.html")):
+        if "_modules" in page.parts or "_static" in page.parts:
+            continue
+        for href in parse(page).hrefs:
+            url = urlparse(href)
+            if url.scheme or url.netloc or href.startswith("mailto:"):
+                continue
+            target = page if not url.path else (page.parent / unquote(url.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                problems.append(f"{page.relative_to(folder)}: broken link {href}")
+            elif url.fragment and target.suffix == ".html" and unquote(url.fragment) not in parse(target).ids:
+                problems.append(f"{page.relative_to(folder)}: missing anchor {href}")
+    return problems
+
+
+def browser_checks(folder: Path, chromium: str) -> list[str]:
+    from playwright.sync_api import sync_playwright
+
+    server, base = serve(folder)
+    problems: list[str] = []
+    outside: list[str] = []
+    shots = ROOT / "_build" / "site-test"
+    shots.mkdir(parents=True, exist_ok=True)
+    pages = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.html")
+                   if "_modules" not in p.parts and "_static" not in p.parts and p.name not in SKIP_PAGES
+                   and 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8", errors="replace")[:2000])
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            context = browser.new_context()
+
+            def route(r):
+                host = urlparse(r.request.url).hostname
+                if host in ("127.0.0.1", None) or r.request.url.startswith(("data:", "blob:")):
+                    r.continue_()
+                else:
+                    outside.append(r.request.url)
+                    r.abort()
+
+            context.route("**/*", route)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            for rel in pages:
+                errors.clear()
+                page.goto(base + rel, wait_until="load")
+                if page.evaluate("!!window.MathJax"):
+                    page.wait_for_function("window.MathJax.startup && window.MathJax.startup.promise")
+                    page.evaluate("window.MathJax.startup.promise")
+                n_mermaid = page.evaluate("document.querySelectorAll('pre.mermaid, div.mermaid').length")
+                if n_mermaid:
+                    page.wait_for_function(
+                        "[...document.querySelectorAll('pre.mermaid, div.mermaid')].every(e => e.querySelector('svg'))",
+                        timeout=20_000)
+                state = page.evaluate("""() => {
+                    const main = document.querySelector('main') || document.body;
+                    const clone = main.cloneNode(true);
+                    clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight').forEach(e => e.remove());
+                    const text = clone.innerText;
+                    const imgs = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src);
+                    const noAlt = [...document.querySelectorAll('main img')].filter(i => !i.alt).map(i => i.src);
+                    return {raw: (text.match(/\\\\frac|\\$\\$|\\\\mathbb|\\\\begin\\{/g) || []).length,
+                            badImages: imgs, noAlt: noAlt};
+                }""")
+                if state["raw"]:
+                    problems.append(f"{rel}: {state['raw']} pieces of raw LaTeX left in the text")
+                if state["badImages"]:
+                    problems.append(f"{rel}: images that did not load: {state['badImages'][:3]}")
+                if errors:
+                    problems.append(f"{rel}: console errors: {errors[:3]}")
+            # search
+            page.goto(base + "search.html?q=ELBO", wait_until="load")
+            page.wait_for_function("document.querySelectorAll('#search-results li').length > 0", timeout=20_000)
+            # phone width: the menu opens the chapter list; a screenshot for a person to look at
+            phone = context.new_page()
+            phone.set_viewport_size({"width": 420, "height": 900})
+            chapter = next((p for p in pages if p.endswith("ch02_gan/index.html")), pages[0])
+            phone.goto(base + chapter, wait_until="load")
+            phone.wait_for_timeout(500)
+            phone.screenshot(path=str(shots / "phone-chapter.png"))
+            toggles = phone.locator("button.primary-toggle, label.sidebar-toggle.primary-toggle")
+            toggle = next((toggles.nth(i) for i in range(toggles.count()) if toggles.nth(i).is_visible()), None)
+            if toggle is not None:
+                toggle.click()
+                phone.wait_for_timeout(500)
+                visible = phone.evaluate("""() => { const s = document.querySelector('#pst-primary-sidebar, .bd-sidebar-primary');
+                    if (!s) return false; const r = s.getBoundingClientRect(); return r.width > 100 && r.right > 100; }""")
+                phone.screenshot(path=str(shots / "phone-menu-open.png"))
+                if not visible:
+                    problems.append("phone width: the menu button does not open the chapter list")
+            else:
+                problems.append("phone width: no visible menu button")
+            browser.close()
+    finally:
+        server.shutdown()
+    if outside:
+        problems.append(f"{len(outside)} requests to other hosts (blocked): {sorted(set(outside))[:5]}")
+    print(f"site test: {len(pages)} pages in Chromium; screenshots in {shots.relative_to(ROOT)}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    folder = Path(args[0]) if args else ROOT / "_build" / "html"
+    if not (folder / "index.html").is_file():
+        print(f"site test: no built site at {folder}; run make book first")
+        return 1
+    problems = check_links(folder)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        chromium = None
+    if chromium is None:
+        print("site test: SKIPPED the browser checks: no Chromium or no Playwright here "
+              "(Debian: apt-get install chromium); links and anchors were checked")
+    else:
+        problems += browser_checks(folder, chromium)
+    for p in problems:
+        print("  -", p)
+    print(f"site test: {'FAILED, ' + str(len(problems)) + ' problems' if problems else 'passed'}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
