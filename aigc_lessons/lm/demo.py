@@ -26,12 +26,6 @@ class LMDemoConfig:
     poem_temperature: float = 1.0  # ... drawn from the model's own distribution
     poem_top_k: int | None = None
     poem_other_settings: tuple = ((("temperature", 0.5),), (("temperature", 0.8), ("top_k", 50)))
-    # Asserted floor for the Tang format score. The training set's own rate (just below 1) is the
-    # ceiling; a model that knows only character frequencies scores about 2e-8
-    # (unigram_format_rate), an untrained one 0. With 200 samples the standard error of a rate
-    # near 0.9 is about 0.02, so a model that has learned the form clears 0.8 by several standard
-    # errors, and one that has not cannot reach it by luck.
-    format_threshold: float = 0.8
     seed: int = 0
 
     @classmethod

@@ -1,0 +1,308 @@
+"""Thresholds that hold on any machine: measured over seeds and floating-point paths, then set with margin.
+
+Quick-mode training is short, and GAN training above all is chaotic: a different CPU (another vector
+instruction set, another BLAS kernel, another number of threads) sums floating-point numbers in
+another order, and after a few thousand steps the same seed lands somewhere else. A notebook check
+that sits near one machine's value is then a coin toss on the next one. So every check on a trained
+model is
+
+1. **measured** by :func:`measure` with the notebook's own code path, for several seeds and several
+   floating-point paths (``python -m aigc_lessons.calibrate`` runs each in a fresh process with
+   ``ATEN_CPU_CAPABILITY``/``MKL_CBWR`` and the thread count set, and writes ``tests/calibration.json``);
+2. **set** in :data:`CHECKS` with a clear margin below the worst measured run (a test verifies this
+   against the committed table);
+3. **shown to catch a broken model**: the same checks on an untrained model must fail (a test runs
+   :func:`measure` with ``untrained=True`` and asserts that).
+
+Full mode has its own thresholds: the published-quality targets of each chapter. Notebooks call
+:func:`assert_checks` with their measured values and the mode, so one code path serves both modes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import operator
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["Threshold", "CHECKS", "failures", "assert_checks", "measure", "MEASURES", "FLOAT_PATHS", "main"]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, ">": operator.gt, "<=": operator.le,
+                                                   "<": operator.lt}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``metric op value``, e.g. ``Threshold(">=", 0.8)``; ``why`` says where the value comes from."""
+
+    op: str
+    value: float
+    why: str = ""
+
+    def holds(self, measured: float) -> bool:
+        return _OPS[self.op](measured, self.value)
+
+
+_MEASURED = "set with margin below the worst of the runs in tests/calibration.json"
+
+#: check name -> mode -> metric -> threshold. Quick values: the worst run of ``tests/calibration.json``
+#: with margin (see the test); full values: the chapters' published-quality targets.
+CHECKS: dict[str, dict[str, dict[str, Threshold]]] = {
+    "gan-2d": {
+        "quick": {"ring_best_modes": Threshold(">=", 7, _MEASURED),
+                  "ring_best_high_quality": Threshold(">=", 0.75, _MEASURED)},
+        "full": {"ring_best_modes": Threshold(">=", 8, "target: every ring mode"),
+                 "ring_best_high_quality": Threshold(">=", 0.98, "target: 98% high-quality samples")},
+    },
+    "gan-mnist": {
+        "quick": {"classes_present": Threshold(">=", 9, _MEASURED),
+                  "mean_confidence": Threshold(">", 0.65, _MEASURED),
+                  "class_share_min": Threshold(">=", 0.02, _MEASURED),
+                  "class_share_max": Threshold("<=", 0.30, _MEASURED),
+                  "frechet_vs_untrained": Threshold("<", 0.10, _MEASURED),
+                  "frechet_vs_floor": Threshold("<=", 100.0, _MEASURED)},
+        "full": {"classes_present": Threshold(">=", 10, "target: every digit"),
+                 "mean_confidence": Threshold(">=", 0.9, "target"),
+                 "class_share_min": Threshold(">=", 0.05, "target: every class 5-15% of samples"),
+                 "class_share_max": Threshold("<=", 0.15, "target: every class 5-15% of samples"),
+                 "frechet_vs_untrained": Threshold("<", 0.10, "as in quick mode"),
+                 "frechet_vs_floor": Threshold("<=", 3.0, "target: within 3x the real-vs-real floor")},
+    },
+    "first-look-bigram": {
+        "quick": {"uniform_over_model_perplexity": Threshold(">", 4.0, _MEASURED)},
+        "full": {"uniform_over_model_perplexity": Threshold(">", 4.0, "as in quick mode")},
+    },
+    "vae-mnist": {
+        "quick": {"test_nll_nats": Threshold("<", 100.0, _MEASURED)},
+        "full": {"test_nll_nats": Threshold("<=", 84.0, "target: 84.0 nats")},
+    },
+    "lm-shakespeare": {
+        "quick": {"val_loss": Threshold("<", 2.0, _MEASURED)},
+        "full": {"val_loss": Threshold("<=", 1.47, "target: nanoGPT's shakespeare_char 1.47 nats/char")},
+    },
+    "lm-tang": {
+        "quick": {"format_rate": Threshold(">=", 0.8, _MEASURED)},
+        "full": {"format_rate": Threshold(">=", 0.95, "target")},
+    },
+    "attention-fusion": {
+        "quick": {"alpha_drop_for_noisy_images": Threshold(">", 0.1, _MEASURED)},
+        "full": {"alpha_drop_for_noisy_images": Threshold(">", 0.1, "as in quick mode")},
+    },
+    "careers-finetune": {
+        "quick": {"finetuned_accuracy_over_majority": Threshold(">", 0.05, _MEASURED),
+                  "finetuned_macro_f1_over_majority": Threshold(">", 0.15, _MEASURED),
+                  "finetuned_macro_f1_over_logreg": Threshold(">", -0.15, _MEASURED + "; quick mode need not beat the frozen baseline")},
+        "full": {"finetuned_accuracy_over_majority": Threshold(">", 0.05, "as in quick mode"),
+                 "finetuned_macro_f1_over_majority": Threshold(">", 0.15, "as in quick mode"),
+                 "finetuned_macro_f1_over_logreg": Threshold(">", 0.0, "target: beat the frozen baseline")},
+    },
+}
+
+
+def failures(name: str, metrics: dict[str, float], mode: str | None = None) -> list[str]:
+    """The checks of ``name`` that ``metrics`` fail in ``mode`` (empty when all hold)."""
+    from . import runtime
+
+    m = runtime.resolve_mode(mode)
+    if name not in CHECKS:
+        raise KeyError(f"Unknown check {name!r}; valid names are: {', '.join(CHECKS)}.")
+    out = []
+    for metric, th in CHECKS[name][m].items():
+        if metric not in metrics:
+            raise KeyError(f"check {name!r} needs the metric {metric!r}; got {sorted(metrics)}")
+        if not th.holds(float(metrics[metric])):
+            out.append(f"{metric} = {float(metrics[metric]):.4g}, expected {th.op} {th.value:g} in {m} mode ({th.why})")
+    return out
+
+
+def assert_checks(name: str, metrics: dict[str, float], mode: str | None = None) -> None:
+    """Raise ``AssertionError`` listing every check of ``name`` that ``metrics`` fail in ``mode``."""
+    bad = failures(name, metrics, mode)
+    assert not bad, f"{name}: " + "; ".join(bad)
+
+
+# ----------------------------------------------------------------------- the measurements (quick mode)
+
+
+def _gan_2d(seed: int, untrained: bool) -> dict[str, float]:
+    """Notebook 02's selection: every method on the ring, the best by (modes, high quality)."""
+    from . import gan
+
+    study = gan.Study2DConfig.for_mode("quick")
+    extra = {"steps": 0} if untrained else {}
+    configs = [gan.Gan2DConfig.for_mode("quick", method=k, mixture="ring", seed=seed, **extra) for k in study.methods]
+    runs = gan.train_many_2d(configs, "cpu", workers=1, progress=False)
+    best = max(runs, key=lambda r: (r.modes_covered, r.high_quality))
+    return {"ring_best_modes": best.modes_covered, "ring_best_high_quality": best.high_quality}
+
+
+def _gan_mnist(seed: int, untrained: bool) -> dict[str, float]:
+    """Notebook 03: DCGAN samples scored by the evaluation classifier, against an untrained generator."""
+    import torch
+
+    from . import gan, metrics
+    from .data import load_mnist
+
+    data = (load_mnist("train"), load_mnist("test"))
+    evaluator = metrics.mnist_evaluator("quick", "cpu", data=data, progress=False)
+    config = gan.DCGANConfig.for_mode("quick", seed=seed)
+    result = gan.train_dcgan(config, "cpu", images=data[0][0], stop_after=0 if untrained else None, progress=False)
+    trained = evaluator(gan.generate_images(result.generator, 10_000, seed=123))
+    torch.manual_seed(config.seed)
+    fresh = evaluator(gan.generate_images(gan.DCGenerator(config.z_dim, config.g_channels), 10_000, seed=123))
+    return {"classes_present": trained.classes_present, "mean_confidence": trained.mean_confidence,
+            "class_share_min": trained.class_share_min, "class_share_max": trained.class_share_max,
+            "frechet_vs_untrained": trained.frechet / fresh.frechet,
+            "frechet_vs_floor": trained.frechet / evaluator.frechet_floor}
+
+
+def _bigram(seed: int, untrained: bool) -> dict[str, float]:
+    from . import bigram
+    from .data import load_text
+
+    config = bigram.BigramConfig.for_mode("quick", seed=seed, **({"steps": 0} if untrained else {}))
+    m = bigram.train_bigram(load_text("tinyshakespeare"), config, "cpu").metrics
+    return {"uniform_over_model_perplexity": m["val_ppl_uniform"] / m["val_ppl_sgd"]}
+
+
+def _vae(seed: int, untrained: bool) -> dict[str, float]:
+    from . import vae
+
+    cfg = vae.VAEConfig.for_mode("quick", seed=seed)
+    x_train, _ = vae.mnist_flat("train")
+    x_test, _ = vae.mnist_flat("test")
+    x_test_bin = vae.fixed_binarization(x_test, cfg.binarization_seed)
+    result = vae.train_vae(cfg, x_train, x_test_bin, device="cpu", stop_after=0 if untrained else None,
+                           progress=False)
+    subset = x_test_bin if cfg.nll_subset is None else x_test_bin[: cfg.nll_subset]
+    return {"test_nll_nats": vae.estimate_nll(result.model, subset, cfg.nll_k, seed=cfg.seed, progress=False).nll}
+
+
+def _lm(corpus: str, seed: int, untrained: bool) -> dict[str, float]:
+    from . import lm, runtime
+
+    splits = lm.shakespeare_splits() if corpus == "shakespeare" else lm.tang_splits()
+    mcfg = lm.GPTConfig.for_mode("quick", splits.tokenizer.vocab_size, corpus)
+    tcfg = lm.TrainConfig.for_mode("quick", corpus, seed=seed, **({"steps": 0} if untrained else {}))
+    runtime.seed_everything(tcfg.seed)
+    res = lm.train_lm(lm.GPT(mcfg), splits, tcfg, device="cpu", progress=False)
+    out = {"val_loss": res.metrics["val_loss"]}
+    if corpus == "tang":
+        demo = lm.LMDemoConfig.for_mode("quick")
+        poems = lm.sample_poems(res.model, splits.tokenizer, demo.poem_samples, seed=demo.seed,
+                                temperature=demo.poem_temperature, top_k=demo.poem_top_k)
+        out["format_rate"] = lm.format_rate(poems)
+    return out
+
+
+def _fusion(seed: int, untrained: bool) -> dict[str, float]:
+    """Notebook 06: attention fusion moves its weight from noisy images to the caption."""
+    from dataclasses import replace
+
+    from . import attention, pretrained
+
+    cfg = attention.AttentionDemoConfig.for_mode("quick").fusion
+    cfg = replace(cfg, seed=seed, **({"epochs": 0} if untrained else {}))
+    enc = pretrained.load_minilm(attn_implementation="eager")
+    captions = [f"a handwritten digit {name}" for name in attention.DIGIT_NAMES]
+    a = attention.train_fusion(cfg, attention.sentence_embeddings(enc.model, enc.tokenizer, captions)).alpha_by_condition
+    return {"alpha_drop_for_noisy_images": a["clean image, right caption"] - a["noisy image, right caption"]}
+
+
+def _finetune(seed: int, untrained: bool) -> dict[str, float]:
+    """Notebook 11: fine-tuned MiniLM and frozen embeddings against the majority class, on held-out occupations."""
+    from . import careers
+
+    cfg = careers.FinetuneConfig.for_mode("quick", seed=seed)
+    report = careers.run_finetune_experiment(cfg, "cpu", stop_after=0 if untrained else None, progress=False)
+    m = report.metrics
+    ft, maj, lr = m.loc["fine-tuned MiniLM"], m.loc["majority class"], m.loc["frozen MiniLM + logistic regression"]
+    return {"finetuned_accuracy_over_majority": ft["accuracy"] - maj["accuracy"],
+            "finetuned_macro_f1_over_majority": ft["macro_f1"] - maj["macro_f1"],
+            "finetuned_macro_f1_over_logreg": ft["macro_f1"] - lr["macro_f1"]}
+
+
+#: check name -> ``measure(seed, untrained) -> metrics`` (quick mode, CPU)
+MEASURES: dict[str, Callable[[int, bool], dict[str, float]]] = {
+    "gan-2d": _gan_2d,
+    "gan-mnist": _gan_mnist,
+    "first-look-bigram": _bigram,
+    "vae-mnist": _vae,
+    "lm-shakespeare": lambda seed, untrained: _lm("shakespeare", seed, untrained),
+    "lm-tang": lambda seed, untrained: _lm("tang", seed, untrained),
+    "attention-fusion": _fusion,
+    "careers-finetune": _finetune,
+}
+
+
+def measure(name: str, seed: int = 0, *, untrained: bool = False) -> dict[str, float]:
+    """Run check ``name``'s quick-mode training for ``seed`` (or none, ``untrained``) and return its metrics."""
+    if name not in MEASURES:
+        raise KeyError(f"Unknown check {name!r}; valid names are: {', '.join(MEASURES)}.")
+    return {k: float(v) for k, v in MEASURES[name](seed, untrained).items()}
+
+
+# --------------------------------------------------------------------------------- the command line
+
+#: floating-point paths: environment of the measuring process. "avx2" makes PyTorch's vectorised kernels
+#: and MKL take the AVX2 code paths that a machine without AVX-512 takes (the most common CI and laptop
+#: CPUs); "generic" the non-vectorised kernels and MKL's compatible path (slow; for a closer look).
+FLOAT_PATHS: dict[str, dict[str, str]] = {
+    "native": {},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"},
+    "generic": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"},
+}
+
+
+def _run_one(name: str, seed: int, path: str, threads: int) -> dict:
+    env = {**os.environ, **FLOAT_PATHS[path], "OMP_NUM_THREADS": str(threads), "AIGC_MODE": "quick",
+           "AIGC_DEVICE": "cpu"}
+    code = ("import json, sys, torch; torch.set_num_threads(%d); from aigc_lessons import calibrate; "
+            "print('RESULT ' + json.dumps(calibrate.measure(%r, %d)))" % (threads, name, seed))
+    tic = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if out.returncode != 0 or line is None:
+        raise RuntimeError(f"calibration run {name} seed {seed} {path} {threads} threads failed:\n{out.stderr[-3000:]}")
+    return {"seed": seed, "float_path": path, "threads": threads, "seconds": round(time.perf_counter() - tic, 1),
+            "metrics": json.loads(line[len("RESULT "):])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Measure the quick-mode checks over seeds and floating-point "
+                                                 "paths and write the calibration table.")
+    parser.add_argument("names", nargs="*", default=list(MEASURES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--settings", nargs="+", default=["native:1", "avx2:2"],
+                        help="float path and thread count of each run, e.g. native:1 avx2:2 generic:1")
+    parser.add_argument("--workers", type=int, default=2, help="runs at once (each in its own process)")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "tests" / "calibration.json"))
+    args = parser.parse_args(argv)
+    from concurrent.futures import ThreadPoolExecutor
+
+    out_path = Path(args.out)
+    table = json.loads(out_path.read_text()) if out_path.is_file() else {}
+    settings = [(s.split(":")[0], int(s.split(":")[1])) for s in args.settings]
+    for name in args.names:
+        jobs = [(name, seed, path, threads) for seed in args.seeds for path, threads in settings]
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            runs = list(pool.map(lambda job: _run_one(*job), jobs))
+        import torch
+
+        table[name] = {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d"), "runs": runs}
+        out_path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+        worst = {k: (min if CHECKS[name]["quick"][k].op.startswith(">") else max)(r["metrics"][k] for r in runs)
+                 for k in CHECKS[name]["quick"]}
+        print(f"{name}: {len(runs)} runs, worst {worst}, thresholds "
+              f"{ {k: f'{t.op} {t.value}' for k, t in CHECKS[name]['quick'].items()} }", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""Quick-mode thresholds: below the worst measured run with margin, and failed by an untrained model.
+
+``tests/calibration.json`` is written by ``python -m aigc_lessons.calibrate`` (seeds x floating-point
+paths x thread counts, each run in its own process); these tests read it and never edit it.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aigc_lessons import calibrate
+
+TABLE = json.loads((Path(__file__).resolve().parent / "calibration.json").read_text())
+
+
+def _margin(th: calibrate.Threshold, values: list[float]) -> float:
+    """How far the worst run must clear a threshold: one unit for counts, else 5% of the value (at least 0.01)."""
+    return 1.0 if all(float(v).is_integer() for v in values) else max(0.05 * abs(th.value), 0.01)
+
+
+@pytest.mark.parametrize("name", sorted(calibrate.CHECKS))
+def test_every_check_was_calibrated_over_five_seeds_and_two_float_paths(name):
+    runs = TABLE[name]["runs"]
+    assert len({r["seed"] for r in runs}) >= 5, f"{name}: fewer than 5 seeds measured"
+    assert len({(r["float_path"], r["threads"]) for r in runs}) >= 2, f"{name}: one floating-point path only"
+
+
+@pytest.mark.parametrize("name", sorted(calibrate.CHECKS))
+def test_quick_thresholds_sit_below_the_worst_run_with_margin(name):
+    for metric, th in calibrate.CHECKS[name]["quick"].items():
+        values = [r["metrics"][metric] for r in TABLE[name]["runs"]]
+        worst = min(values) if th.op.startswith(">") else max(values)
+        clearance = worst - th.value if th.op.startswith(">") else th.value - worst
+        assert clearance >= _margin(th, values), (
+            f"{name}.{metric}: threshold {th.op} {th.value} leaves {clearance:.4g} to the worst run ({worst:.4g}); "
+            f"needs at least {_margin(th, values):.4g}. Measured: {sorted(values)}")
+
+
+def test_full_mode_has_its_own_targets_for_every_check():
+    for name, modes in calibrate.CHECKS.items():
+        assert set(modes) == {"quick", "full"} and set(modes["quick"]) == set(modes["full"]), name
+
+
+def test_assert_checks_names_every_failure():
+    calibrate.assert_checks("vae-mnist", {"test_nll_nats": 95.0}, "quick")
+    with pytest.raises(AssertionError, match=r"test_nll_nats = 95, expected <= 84"):
+        calibrate.assert_checks("vae-mnist", {"test_nll_nats": 95.0}, "full")
+    with pytest.raises(KeyError, match="needs the metric"):
+        calibrate.failures("vae-mnist", {}, "quick")
+    with pytest.raises(KeyError, match="valid names"):
+        calibrate.failures("diffusion", {}, "quick")
+
+
+@pytest.mark.parametrize("name", sorted(calibrate.MEASURES))
+def test_an_untrained_model_fails_the_notebook_checks(name):
+    metrics = calibrate.measure(name, 0, untrained=True)
+    assert calibrate.failures(name, metrics, "quick"), f"{name}: an untrained model passes every check: {metrics}"
