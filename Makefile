@@ -21,12 +21,15 @@ export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help venv data test unit notebooks api-pages site-assets book-check clean-notebooks book clean bench
+.PHONY: help venv data test unit notebooks api-pages site-assets site-test book-check clean-notebooks book clean bench mutants calibrate
 
 help:
 	@echo "make book   - set up everything and render the book into _build/html"
 	@echo "make test   - unit tests + nbval of every notebook (quick mode) + book build check"
 	@echo "make bench  - python -m aigc_lessons.bench for every chapter (AIGC_MODE=full on a GPU)"
+	@echo "make site-test - the built site in headless Chromium, offline (make test runs it on the check build)"
+	@echo "make mutants   - mutation testing of the math modules (slow; not part of make test)"
+	@echo "make calibrate - re-measure the quick-mode thresholds over seeds and floating-point paths (slow)"
 	@echo "make clean  - remove _build (keeps .venv and the data cache)"
 
 venv: $(STAMP)
@@ -50,6 +53,7 @@ notebooks: venv data
 
 api-pages: venv
 	$(BIN)/python .ci/api_pages.py
+	$(BIN)/python .ci/performance_page.py
 	$(BIN)/python .ci/code_map.py --check
 
 site-assets: venv
@@ -59,14 +63,36 @@ book-check: venv api-pages site-assets
 	$(BIN)/python .ci/book_config.py --execute off --out _build/check_config.yml
 	$(BIN)/jupyter-book build . --config _build/check_config.yml --path-output _build/check -W -n --keep-going --quiet
 
+# The built site in a real browser (Chromium through Playwright), with every other host blocked: math typeset,
+# diagrams drawn, images loaded, search, the phone-width menu, no console errors, internal links and anchors.
+# Without Chromium the browser part is skipped with a message (Debian: apt-get install chromium).
+SITE ?= $(if $(wildcard _build/html/index.html),_build/html,_build/check/_build/html)
+site-test: venv
+	$(BIN)/python .ci/site_test.py $(SITE)
+
 test: venv data clean-notebooks
 	AIGC_MODE=quick $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider --durations=25
 	$(MAKE) --no-print-directory book-check
+	$(MAKE) --no-print-directory site-test SITE=_build/check/_build/html
 	@echo "make test: all checks passed"
 
 book: venv data api-pages site-assets
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "open _build/html/index.html"
+
+# Mutation testing of the math modules (configuration: [tool.mutmut] in pyproject.toml). Minutes to tens of
+# minutes on two cores; not part of `make test`. The result is stated in the README's Testing section.
+mutants: venv data
+	$(BIN)/python -m pip install --quiet -r .ci/requirements-mutants.txt
+	rm -rf mutants
+	AIGC_MODE=quick $(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/mutmut results 2>/dev/null | tee _build/mutants.txt | tail -n 40
+	@echo "survived: $$(grep -c ': survived' _build/mutants.txt || true) (listed in _build/mutants.txt; 'mutmut show NAME' shows one)"
+
+# Re-measure the quick-mode checks over seeds and floating-point paths (tens of minutes) and rewrite
+# tests/calibration.json; then set aigc_lessons.calibrate.CHECKS with margin below the worst run.
+calibrate: venv data
+	$(BIN)/python -m aigc_lessons.calibrate
 
 bench: venv data
 	$(BIN)/python -m aigc_lessons.bench gan-2d gan-mnist vae-mnist lm-shakespeare lm-tang

@@ -42,3 +42,13 @@ def test_notebook_markdown_has_no_stray_comment_marker(nb):
 def test_no_page_refers_readers_to_the_project_tracker(page):
     hits = re.findall(r"the issue that|this issue|issue #?\d+", _text(page), re.I)
     assert not hits, f"{page.name} refers readers to an issue tracker they cannot see: {hits}"
+
+
+def test_every_test_a_page_names_by_name_exists():
+    names = set()
+    for page in PAGES:
+        names |= set(re.findall(r"`(test_\w+)`", _text(page)))
+    defined = set()
+    for path in ROOT.glob("tests/**/test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)\(", path.read_text(encoding="utf-8"), re.M))
+    assert not names - defined, f"pages name tests that do not exist: {sorted(names - defined)}"

@@ -1,0 +1,213 @@
+"""The performance page (.ci/performance_page.py -> book/performance.md) says what the records say.
+
+Every number that the page takes from a benchmark record appears on it as formatted here (these tests
+use their own format strings, not the generator's), every verdict is the comparison with the target,
+and the page builds when there is no record and no calibration table at all.
+"""
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from aigc_lessons import calibrate
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("performance_page", ROOT / ".ci" / "performance_page.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+perf = _load_generator()
+
+
+def _render(tmp_path: Path, results: Path, calibration: Path | None = None) -> str:
+    out = tmp_path / "performance.md"
+    code = perf.main(["--results", str(results), "--calibration", str(calibration or tmp_path / "absent.json"),
+                      "--out", str(out)])
+    assert code == 0
+    return out.read_text(encoding="utf-8")
+
+
+def _write(folder: Path, name: str, record: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(json.dumps(record), encoding="utf-8")
+
+
+def _rows(page: str, needle: str) -> list[str]:
+    return [line for line in page.splitlines() if line.startswith("|") and needle in line]
+
+
+RUN = {"mode": "full", "device": "NVIDIA H100 80GB HBM3", "torch": "2.9.0", "commit": "abc1234", "date": "2026-12-01",
+       "train_seconds": 100.0, "wall_seconds": 110.0}
+
+
+# ------------------------------------------------------------------------- the committed records
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> str:
+    assert RESULTS.is_dir(), "results/ holds the committed benchmark records"
+    return _render(tmp_path_factory.mktemp("perf"), RESULTS)
+
+
+def _records() -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS.glob("*.json"))}
+
+
+def test_every_record_is_listed_with_its_run(page):
+    for name, r in _records().items():
+        rows = [row for row in _rows(page, f"`{name}`") if row.startswith(f"| `{name}` |")]  # the result tables
+        assert rows, f"{name} has no row"
+        for row in rows:
+            for field in ("torch", "commit", "date"):
+                assert str(r[field]) in row, f"{name}: {field} {r[field]!r} missing from a row: {row}"
+            assert r["device"] in row, f"{name}: device missing from a row: {row}"
+            assert re.search(r"\| (yes|no|no GPU used) \|", row), f"{name}: no GPU-shared cell in {row}"
+
+
+def test_the_numbers_of_each_record_appear_on_the_page(page):
+    for name, r in _records().items():
+        m = r.get("metrics", {})
+        bench = r["bench"]
+        rows = " ".join(_rows(page, f"`{name}`"))
+        expected = []
+        if bench == "lm-shakespeare":
+            expected = [f"{m['val_loss']:.3f}", f"{m['steps']:,}", f"{m['tokens_per_second']:,.0f}",
+                        f"{r['train_seconds']:.2f}"]
+        elif bench == "lm-tang":
+            expected = [f"{m['val_loss']:.3f}", f"{100 * m['format_rate']:.2f}%",
+                        f"{100 * m['format_rate_train']:.2f}%", f"{m['steps']:,}"]
+        elif bench == "vae-mnist":
+            expected = [f"{m['test_nll_nats']:.3f}", f"{m['test_nll_stderr']:.3f}", f"{m['test_neg_elbo_nats']:.3f}",
+                        f"{m['k']:,}", f"{m['steps']:,}", f"{r['config']['max_train_seconds']:g}"]
+        elif bench == "gan-mnist":
+            expected = [f"{100 * m['class_share_min']:.2f}%", f"{100 * m['class_share_max']:.2f}%",
+                        f"{m['mean_confidence']:.3f}", f"{m['frechet']:.2f}", f"{m['frechet_real_floor']:.2f}",
+                        f"{m['frechet'] / m['frechet_real_floor']:.2f}"]
+        elif bench == "gan-2d-per-run":
+            for run in r["runs"]:
+                expected += [f"{100 * run['high_quality']:.2f}%", f"{run['steps']:,}"]
+            for mixture in {x["mixture"] for x in r["runs"]}:
+                for method in {x["method"] for x in r["runs"]}:
+                    runs = sorted((x for x in r["runs"] if (x["mixture"], x["method"]) == (mixture, method)),
+                                  key=lambda x: x["seed"])
+                    per_seed = ", ".join(str(x["modes_covered"]) for x in runs)
+                    assert any(method in row and per_seed in row for row in _rows(page, f"`{name}`")), \
+                        f"{name}: modes {per_seed} of {method} on the {mixture} not on the page"
+        for text in expected:
+            assert text in rows, f"{name}: {text} is not on the page"
+
+
+def test_the_page_cites_only_keys_of_the_bibliography(page):
+    bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    keys = set(re.findall(r"^@\w+\{([^,]+),", bib, re.M))
+    cited = {k.strip() for group in re.findall(r"\{cite:[pt]\}`([^`]+)`", page) for k in group.split(",")}
+    assert cited and cited <= keys, f"unknown keys: {cited - keys}"
+    assert {"karpathy2022nanogpt", "burda2016importance", "srivastava2017veegan", "lin2018pacgan"} <= cited
+
+
+# ------------------------------------------------------------------------------ computed verdicts
+
+
+def test_targets_compare_as_stated():
+    vae = perf.TARGETS["vae-mnist"]
+    assert vae["test_nll_nats"].met(83.508) and vae["test_nll_nats"].met(84.0)
+    assert not vae["test_nll_nats"].met(84.01)
+    assert not vae["stretch"].met(83.508) and vae["stretch"].met(82.9)
+    assert not perf.TARGETS["gan-mnist"]["frechet_vs_floor"].met(41.4 / 1.82)
+    assert perf.TARGETS["gan-mnist"]["frechet_vs_floor"].met(3.0)
+    lm = perf.TARGETS["lm-shakespeare"]["val_loss"]
+    assert lm.met(1.47) and not lm.met(1.4701)
+
+
+def test_verdicts_on_the_page_are_computed_from_the_record(tmp_path):
+    results = tmp_path / "results"
+    _write(results, "vae-mnist.json", {**RUN, "bench": "vae-mnist", "config": {"max_train_seconds": 570.0},
+                                       "metrics": {"test_nll_nats": 83.508, "test_nll_stderr": 0.2, "k": 5000,
+                                                   "n_test": 10000, "test_neg_elbo_nats": 90.1, "steps": 100}})
+    _write(results, "gan-mnist.json", {**RUN, "bench": "gan-mnist", "metrics": {
+        "class_share_min": 0.074, "class_share_max": 0.125, "mean_confidence": 0.95, "frechet": 41.4,
+        "frechet_real_floor": 1.82}})
+    _write(results, "lm-shakespeare.json", {**RUN, "bench": "lm-shakespeare", "metrics": {"val_loss": 1.5}})
+    page = _render(tmp_path, results)
+    (vae,) = _rows(page, "`vae-mnist.json` | NVIDIA")
+    assert vae.endswith("| 83.508 ± 0.200 | 5,000 / 10,000 | 90.100 | ? | met | **not met** |"), vae
+    (gan,) = _rows(page, "`gan-mnist.json` | NVIDIA")
+    assert "| 22.75 | **not met** | **not met** |" in gan, gan  # 41.4 / 1.82 = 22.75 > 3
+    assert "| 7.40% to 12.50% | met | 0.950 | met |" in gan, gan
+    (lm,) = _rows(page, "`lm-shakespeare.json` | NVIDIA")
+    assert lm.endswith("| 1.500 | **not met** |"), lm
+
+
+def test_gan_2d_needs_every_mode_in_every_seed(tmp_path):
+    runs = [{"method": "pacgan", "mixture": "ring", "seed": s, "steps": 10, "modes_covered": m, "high_quality": hq}
+            for s, m, hq in [(0, 8, 0.99), (1, 8, 0.985), (2, 7, 0.99)]]
+    runs += [{"method": "saturating", "mixture": "ring", "seed": s, "steps": 10, "modes_covered": 8,
+              "high_quality": 0.981} for s in range(3)]
+    _write(tmp_path / "r", "gan-2d-runs.json", {**RUN, "bench": "gan-2d-per-run", "device": "cpu", "runs": runs})
+    page = _render(tmp_path, tmp_path / "r")
+    (pac,) = _rows(page, "| `pacgan` |")
+    assert "| 8, 8, 7 | 7 | 7.7 |" in pac and pac.endswith("| 2 of 3 | **not met** |"), pac
+    (sat,) = _rows(page, "| `saturating` |")
+    assert sat.endswith("| 3 of 3 | met |") and "| no GPU used |" in sat, sat
+
+
+def test_shared_gpu_comes_from_provenance_only_for_the_run_it_describes(tmp_path):
+    results = tmp_path / "results"
+    # the file name of a 2026-11-26 record, but another run: the provenance entry does not apply
+    _write(results, "lm-tang.json", {**RUN, "bench": "lm-tang", "metrics": {
+        "val_loss": 5.0, "format_rate": 0.97, "format_rate_train": 0.99}})
+    _write(results, "vae-mnist.json", {**RUN, "bench": "vae-mnist", "note": "GPU shared with a training job",
+                                       "metrics": {"test_nll_nats": 85.0}})
+    page = _render(tmp_path, results)
+    assert "| 2026-12-01 | no |" in _rows(page, "`lm-tang.json` | NVIDIA")[0]
+    assert "| 2026-12-01 | yes |" in _rows(page, "`vae-mnist.json` | NVIDIA")[0]
+    committed = json.loads((RESULTS / "lm-tang.json").read_text(encoding="utf-8"))
+    assert perf.shared_gpu("lm-tang.json", committed) == "yes"
+
+
+def test_targets_match_the_full_mode_checks():
+    full = {name: modes["full"] for name, modes in calibrate.CHECKS.items()}
+    pairs = [("vae-mnist", "test_nll_nats"), ("lm-shakespeare", "val_loss"), ("lm-tang", "format_rate"),
+             ("gan-mnist", "class_share_min"), ("gan-mnist", "class_share_max"), ("gan-mnist", "mean_confidence"),
+             ("gan-mnist", "frechet_vs_floor")]
+    for bench, metric in pairs:
+        ours, theirs = perf.TARGETS[bench][metric], full[bench][metric]
+        assert (ours.op, ours.value) == (theirs.op, theirs.value), f"{bench}.{metric}: {ours} vs {theirs}"
+    assert perf.TARGETS_2D["ring"] == (full["gan-2d"]["ring_best_modes"].value,
+                                       full["gan-2d"]["ring_best_high_quality"].value)
+
+
+# ------------------------------------------------------------------------ missing inputs, calibration
+
+
+def test_the_page_builds_with_no_results_and_no_calibration(tmp_path):
+    page = _render(tmp_path, tmp_path / "no-results", tmp_path / "no-calibration.json")
+    assert page.startswith("(performance)=\n# Performance")
+    assert "No benchmark record is in `results/` yet" in page
+    assert "is not present, so this section has no numbers" in page
+    assert "met |" not in page
+    assert "1.4697" in page and "82.90" in page  # the anchors stay
+
+
+def test_the_calibration_section_summarises_the_runs(tmp_path):
+    table = {"vae-mnist": {"torch": "2.5.1+cpu", "date": "2026-11-27", "runs": [
+        {"seed": s, "float_path": p, "threads": t, "seconds": sec, "metrics": {"test_nll_nats": v}}
+        for s, p, t, sec, v in [(0, "native", 1, 100.0, 93.0), (1, "native", 1, 300.0, 95.5),
+                                (0, "avx2", 2, 200.0, 94.0)]]}}
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(table), encoding="utf-8")
+    page = _render(tmp_path, tmp_path / "no-results", path)
+    (row,) = _rows(page, "`test_nll_nats`")
+    assert "| 93 | 94.17 | 95.5 | 200.0 | 2.5.1+cpu | 2026-11-27 | < 100 | yes |" in row, row
+    assert "2-core CPU" in page
