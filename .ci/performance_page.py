@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import operator
 import statistics
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from aigc_lessons.calibrate import Threshold  # noqa: E402 - the one threshold type of the project
 DEFAULT_RESULTS = ROOT / "results"
 DEFAULT_CALIBRATION = ROOT / "tests" / "calibration.json"
 DEFAULT_OUT = ROOT / "book" / "performance.md"
@@ -54,20 +54,15 @@ PROVENANCE: dict[str, dict[str, Any]] = {
 }
 
 SYMBOL = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
-_OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, "<": operator.lt, ">=": operator.ge,
-                                                   ">": operator.gt}
+class Target(Threshold):
+    """A full-mode target, ``measured op value``, as the page states it (``why`` holds the wording)."""
 
-
-@dataclass(frozen=True)
-class Target:
-    """``measured op value``; ``label`` is how the page states it."""
-
-    op: str
-    value: float
-    label: str
+    @property
+    def label(self) -> str:
+        return self.why
 
     def met(self, measured: float) -> bool:
-        return _OPS[self.op](float(measured), self.value)
+        return self.holds(float(measured))
 
 
 #: The chapters' full-mode targets (the same values as the full-mode checks of aigc_lessons.calibrate,
@@ -469,7 +464,7 @@ def section_calibration(path: Path) -> list[str]:
             th = CHECKS.get(check, {}).get("quick", {}).get(metric)
             if th is not None:
                 worst = min(values) if th.op.startswith(">") else max(values)
-                clears = "yes" if Target(th.op, th.value, "").met(worst) else "**no**"
+                clears = "yes" if th.holds(worst) else "**no**"
             rows.append([f"`{check}`", f"`{metric}`",
                          f"{len(values)} ({seeds} seed{'s' if seeds != 1 else ''}; {settings})", fmt(min(values)),
                          fmt(statistics.fmean(values)), fmt(max(values)), f"{seconds:.1f}",
