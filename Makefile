@@ -85,7 +85,9 @@ book: venv data api-pages site-assets
 mutants: venv data
 	$(BIN)/python -m pip install --quiet -r .ci/requirements-mutants.txt
 	rm -rf mutants
-	AIGC_MODE=quick $(BIN)/mutmut run --max-children 2 || true
+	# One OpenMP thread: mutmut forks a worker per mutant, and a forked child of a process whose OpenMP
+	# pool is already running hangs in its first parallel loop (each mutant then "times out").
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 AIGC_MODE=quick $(BIN)/mutmut run --max-children 2 || true
 	$(BIN)/mutmut results 2>/dev/null | tee _build/mutants.txt | tail -n 40
 	@echo "survived: $$(grep -c ': survived' _build/mutants.txt || true) (listed in _build/mutants.txt; 'mutmut show NAME' shows one)"
 

@@ -260,3 +260,53 @@ def test_rotary_logits_depend_on_relative_position_only():
     assert abs(logit(3, 10) - logit(3, 11)) > 1e-3  # but it does depend on the offset
     x = torch.randn(5, 32, generator=g, dtype=torch.float64)
     torch.testing.assert_close(A.rotary_embedding(x).norm(dim=-1), x.norm(dim=-1))  # a rotation
+
+
+def _written_out_angle(p: int, i: int, d: int, base: float) -> float:
+    """p * base^(-2i/d) for coordinate pair i, written out with the math module."""
+    return p * base ** (-(2 * i) / d)
+
+
+@pytest.mark.parametrize("base", [10000.0, 100.0])
+def test_sinusoidal_matches_the_formula_entry_by_entry(base):
+    n, d = 9, 6
+    pe = A.sinusoidal_encoding(n, d, base=base)
+    assert pe.shape == (n, d) and pe.dtype == torch.float32
+    for p in range(n):
+        for i in range(d // 2):
+            a = _written_out_angle(p, i, d, base)
+            assert abs(float(pe[p, 2 * i]) - math.sin(a)) < 1e-6, (p, 2 * i)
+            assert abs(float(pe[p, 2 * i + 1]) - math.cos(a)) < 1e-6, (p, 2 * i + 1)
+
+
+def test_sinusoidal_rejects_an_odd_width():
+    with pytest.raises(ValueError, match="even d_model, got 5"):
+        A.sinusoidal_encoding(4, 5)
+
+
+@pytest.mark.parametrize("base", [10000.0, 50.0])
+def test_rotary_matches_the_formula_entry_by_entry(base):
+    g = torch.Generator().manual_seed(1)
+    n, d = 5, 6
+    x = torch.randn(2, n, d, generator=g, dtype=torch.float64)
+    positions = torch.tensor([0, 3, 4, 9, 20])
+    for pos, out in ((torch.arange(n), A.rotary_embedding(x, base=base)),
+                     (positions, A.rotary_embedding(x, positions, base=base))):
+        assert out.shape == x.shape and out.dtype == x.dtype
+        for b in range(2):
+            for j in range(n):
+                for i in range(d // 2):
+                    a = _written_out_angle(int(pos[j]), i, d, base)
+                    x1, x2 = float(x[b, j, 2 * i]), float(x[b, j, 2 * i + 1])
+                    assert abs(float(out[b, j, 2 * i]) - (x1 * math.cos(a) - x2 * math.sin(a))) < 1e-9
+                    assert abs(float(out[b, j, 2 * i + 1]) - (x1 * math.sin(a) + x2 * math.cos(a))) < 1e-9
+
+
+def test_rotary_keeps_float32_and_checks_its_arguments():
+    x = torch.randn(3, 4)
+    assert A.rotary_embedding(x).dtype == torch.float32
+    torch.testing.assert_close(A.rotary_embedding(x)[0], x[0])  # position 0: no rotation
+    with pytest.raises(ValueError, match="even feature size, got 3"):
+        A.rotary_embedding(torch.randn(2, 3))
+    with pytest.raises(ValueError, match="positions has 2 entries for 3 positions"):
+        A.rotary_embedding(torch.randn(3, 4), torch.tensor([0, 1]))

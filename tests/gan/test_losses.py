@@ -46,6 +46,9 @@ def test_least_squares_values():
     one, zero = torch.ones(3, **DOUBLE), torch.zeros(3, **DOUBLE)
     assert ls.discriminator(one, zero).item() == 0.0  # real on target b = 1, fake on target a = 0
     assert ls.discriminator(zero, one).item() == pytest.approx(1.0)  # 1/2 * 1 + 1/2 * 1
+    real, fake = torch.tensor([0.5, 3.0], **DOUBLE), torch.tensor([-1.0, 2.0, 0.0], **DOUBLE)
+    # 1/2 mean((0.5-1)^2, (3-1)^2) + 1/2 mean(1, 4, 0) = 1/2 * 2.125 + 1/2 * 5/3
+    assert ls.discriminator(real, fake).item() == pytest.approx(0.5 * 2.125 + 0.5 * 5 / 3)
     assert ls.generator(one).item() == 0.0
     assert ls.generator(zero).item() == pytest.approx(0.5)
     assert ls.generator(torch.tensor([3.0], **DOUBLE)).item() == pytest.approx(2.0)  # 1/2 (3-1)^2
