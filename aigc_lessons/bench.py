@@ -3,6 +3,7 @@
     python -m aigc_lessons.bench gan-2d gan-mnist vae-mnist lm-shakespeare lm-tang
     python -m aigc_lessons.bench --list
     AIGC_MODE=full python -m aigc_lessons.bench lm-shakespeare      # on a GPU
+    AIGC_MODE=full torchrun --nproc_per_node 4 -m aigc_lessons.bench lm-shakespeare   # data parallel
 
 Each benchmark is a function ``bench(mode: str, device: torch.device) -> dict`` returning
 ``{"config": {...}, "metrics": {...}, "train_seconds": float}``; this module adds mode, device,
@@ -40,6 +41,9 @@ BENCHES: dict[str, str] = {
     "lm-tang": "aigc_lessons.lm:bench_tang",
     "careers-finetune": "aigc_lessons.careers:bench_finetune",
 }
+
+# The benchmarks whose training function runs data-parallel under torchrun (the others run on one process).
+DISTRIBUTED = ("lm-shakespeare", "lm-tang")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,16 +134,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:20} {target}")
         return 0
     status = 0
-    for name in args.names:
-        try:
-            record = run(name, args.mode, args.device)
-        except KeyError as exc:
-            print(f"error: {exc.args[0]}", file=sys.stderr)
-            status = 2
-            continue
-        path = write(record, results_dir(record["mode"]))
-        print(json.dumps(record["metrics"], ensure_ascii=False))
-        print(f"{name}: {record['wall_seconds']} s -> {path}")
+    with runtime.distributed(args.device) as (rank, world, device):
+        for name in args.names:
+            if world > 1 and name not in DISTRIBUTED:
+                print(f"error: {name} runs on one process; under torchrun only {', '.join(DISTRIBUTED)}",
+                      file=sys.stderr)
+                status = 2
+                continue
+            try:
+                record = run(name, args.mode, str(device))
+            except KeyError as exc:
+                print(f"error: {exc.args[0]}", file=sys.stderr)
+                status = 2
+                continue
+            if rank == 0:
+                path = write(record, results_dir(record["mode"]))
+                print(json.dumps(record["metrics"], ensure_ascii=False))
+                print(f"{name}: {record['wall_seconds']} s -> {path}")
     return status
 
 

@@ -153,3 +153,30 @@ def cpu_threads(n: int | None) -> Iterator[None]:
 def single_thread_if_cpu(device: torch.device | str) -> contextlib.AbstractContextManager:
     """One CPU thread for the block when ``device`` is the CPU; nothing changes on a GPU."""
     return cpu_threads(1 if torch.device(device).type == "cpu" else None)
+
+
+@contextlib.contextmanager
+def distributed(device: torch.device | str | None = None) -> Iterator[tuple[int, int, torch.device]]:
+    """The process group of a ``torchrun`` launch, as ``(rank, world_size, device)``.
+
+    Under ``torchrun --nproc_per_node N`` (``WORLD_SIZE`` > 1 in the environment) it initialises
+    the default process group (NCCL on CUDA, gloo on a CPU), gives each process the GPU of its
+    ``LOCAL_RANK`` and destroys the group on exit. Started any other way it is one process:
+    ``(0, 1, device)`` and nothing is initialised, so the same script runs both ways.
+    """
+    import torch.distributed as dist
+
+    dev = resolve_device(None if device is None else str(device))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or (dist.is_available() and dist.is_initialized()):
+        rank = dist.get_rank() if world > 1 else 0
+        yield rank, world, dev
+        return
+    if dev.type == "cuda":
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(dev)
+    dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    try:
+        yield dist.get_rank(), dist.get_world_size(), dev
+    finally:
+        dist.destroy_process_group()

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from aigc_lessons import bench
 
@@ -30,3 +31,17 @@ def test_quick_results_never_land_in_the_committed_folder(monkeypatch):
     monkeypatch.delenv("AIGC_RESULTS_DIR", raising=False)
     assert bench.results_dir("quick") != bench.REPO_ROOT / "results"
     assert bench.results_dir("full") == bench.REPO_ROOT / "results"
+
+
+def test_under_torchrun_only_the_data_parallel_benches_run(monkeypatch, capsys):
+    import contextlib
+
+    from aigc_lessons import bench, runtime
+
+    @contextlib.contextmanager
+    def two_processes(device=None):
+        yield 1, 2, torch.device("cpu")
+
+    monkeypatch.setattr(runtime, "distributed", two_processes)
+    assert bench.main(["gan-2d"]) == 2
+    assert "gan-2d runs on one process; under torchrun only lm-shakespeare, lm-tang" in capsys.readouterr().err

@@ -32,7 +32,7 @@ Characters are tokens through the book's one :class:`aigc_lessons.text.CharToken
 """
 
 from ..text import CharTokenizer
-from .bench import bench_shakespeare, bench_tang
+from .bench import TARGET_VAL_LOSS, bench_shakespeare, bench_tang, bf16_peak_flops, flops_per_token, seconds_to_target
 from .corpora import (
     TextSplits,
     format_failures,
@@ -58,4 +58,5 @@ __all__ = [
     "NgramIndex", "memorisation", "MemorisationResult", "memorisation_curve", "plot_memorisation",
     "quatrain_ok", "format_rate", "format_failures", "sample_poems", "unigram_format_rate",
     "causal_mask_mistake", "plot_causal_mask_mistake", "plot_history", "LMDemoConfig", "bench_shakespeare", "bench_tang",
+    "TARGET_VAL_LOSS", "bf16_peak_flops", "flops_per_token", "seconds_to_target",
 ]

@@ -17,7 +17,38 @@ from .model import GPT, GPTConfig
 from .poems import sample_poems
 from .train import TrainConfig, train_lm
 
-__all__ = ["bench_shakespeare", "bench_tang"]
+__all__ = ["bench_shakespeare", "bench_tang", "TARGET_VAL_LOSS", "seconds_to_target", "flops_per_token",
+           "bf16_peak_flops"]
+
+#: The held-out loss of nanoGPT's shakespeare_char baseline, the chapter's full-mode target (nats/char).
+TARGET_VAL_LOSS = 1.47
+
+# Dense bf16 tensor-core peaks from NVIDIA's data sheets (FLOP/s, without sparsity), by device name.
+_BF16_PEAKS = (("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("A100", 312e12))
+
+
+def seconds_to_target(history: dict, target: float = TARGET_VAL_LOSS) -> float | None:
+    """Training seconds at the first evaluation whose held-out estimate is at or below ``target``
+    (``None`` if none is): the speed measure of the chapter's full-mode benchmark."""
+    for seconds, loss in zip(history["seconds"], history["val_loss"]):
+        if loss <= target:
+            return float(seconds)
+    return None
+
+
+def flops_per_token(cfg: GPTConfig, n_params: int) -> float:
+    r"""Training FLOPs per token, :math:`6N + 12\,L\,T\,d` (Kaplan et al. 2020; PaLM's appendix): two
+    FLOPs per weight and token forward, four backward, plus the attention scores and their
+    weighted sums over a context of :math:`T`. ``n_params`` excludes the position table."""
+    return 6.0 * n_params + 12.0 * cfg.n_layer * cfg.block_size * cfg.n_embd
+
+
+def bf16_peak_flops(device_name: str) -> float | None:
+    """The dense bf16 peak of a known data-centre GPU (``None`` for any other device)."""
+    for key, peak in _BF16_PEAKS:
+        if key in device_name:
+            return peak
+    return None
 
 
 def _smoke(mcfg: GPTConfig, steps: int | None, batch_size: int | None) -> dict:
@@ -40,12 +71,21 @@ def bench_shakespeare(mode: str, device: torch.device, *, steps: int | None = No
     mcfg = GPTConfig.for_mode(mode, splits.tokenizer.vocab_size, "shakespeare")
     tcfg = TrainConfig.for_mode(mode, "shakespeare", **_smoke(mcfg, steps, batch_size))
     seed_everything(tcfg.seed)
-    res = train_lm(GPT(mcfg), splits, tcfg, device=device)
+    model = GPT(mcfg)
+    res = train_lm(model, splits, tcfg, device=device)
+    n_params = sum(p.numel() for p in model.parameters()) - model.pos_emb.weight.numel()
+    world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    peak = bf16_peak_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+    tps = res.metrics["tokens_per_second"]
+    metrics = {"val_loss": res.metrics["val_loss"], "steps": res.steps, "tokens_per_second": tps,
+               "seconds_to_target": seconds_to_target(res.history),
+               "mfu": None if peak is None else flops_per_token(mcfg, n_params) * tps / (peak * world),
+               "compile_seconds": res.metrics["compile_seconds"], "processes": world}
+    for key in ("val_loss_final", "best_step"):
+        if key in res.metrics:
+            metrics[key] = res.metrics[key]
     return {"config": {"model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(tcfg)},
-            "metrics": {"val_loss": res.metrics["val_loss"], "steps": res.steps,
-                        "tokens_per_second": res.metrics["tokens_per_second"],
-                        "compile_seconds": res.metrics["compile_seconds"]},
-            "train_seconds": res.train_seconds}
+            "metrics": metrics, "train_seconds": res.train_seconds}
 
 
 def bench_tang(mode: str, device: torch.device, *, steps: int | None = None, batch_size: int | None = None,

@@ -92,7 +92,8 @@ def test_time_budget_stops_the_run_and_anneals(shakespeare, tiny_cfg, tiny_train
 def test_configs_for_both_modes():
     for corpus in ("shakespeare", "tang"):
         q, f = lm.TrainConfig.for_mode("quick", corpus), lm.TrainConfig.for_mode("full", corpus)
-        assert f.amp_bf16 and f.compile and not q.amp_bf16 and f.time_budget_s == 60.0
+        assert f.amp_bf16 and f.compile and not q.amp_bf16 and f.time_budget_s is None and f.keep_best
+        assert q.time_budget_s is not None and not q.keep_best  # quick: a time budget as safety net
         assert q.cpu_threads == 1 and f.cpu_threads is None
         assert lm.GPTConfig.for_mode("full", 65, corpus).kernel == "sdpa"
     assert lm.GPTConfig.for_mode("full", 65).n_embd == 384
@@ -104,3 +105,43 @@ def test_configs_for_both_modes():
         lm.GPTConfig.for_mode("quick", 65, "klingon")
     with pytest.raises(TypeError):
         lm.TrainConfig.for_mode("quick", max_steps=10)  # the old name is gone
+
+
+def test_a_faster_machine_takes_the_same_steps_in_full_mode(shakespeare, tiny_cfg, tiny_train, monkeypatch):
+    """Full mode's schedule is in steps: however fast the clock runs, the same weights come out."""
+    full = lm.TrainConfig.for_mode("full")
+    assert full.time_budget_s is None and full.keep_best
+    import aigc_lessons.lm.train as train_module
+
+    outcomes = []
+    for tick in (1e-4, 10.0):  # seconds per clock reading: a very fast and a very slow machine
+        clock = iter(range(10**7))
+        monkeypatch.setattr(train_module.time, "perf_counter", lambda: next(clock) * tick)
+        torch.manual_seed(0)
+        res = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, tiny_train(steps=30, time_budget_s=None, keep_best=True),
+                          progress=False)
+        outcomes.append(res)
+    fast, slow = outcomes
+    assert slow.train_seconds > 1000 * fast.train_seconds and fast.steps == slow.steps == 30
+    assert fast.metrics["val_loss"] == slow.metrics["val_loss"]
+    for a, b in zip(fast.model.state_dict().values(), slow.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_keep_best_returns_the_best_evaluated_weights(shakespeare, tiny_cfg, tiny_train):
+    """A schedule whose learning rate climbs to 0.5 wrecks the model late: keep_best hands back the
+    weights of the lowest held-out estimate and reports both losses."""
+    torch.manual_seed(0)
+    cfg = tiny_train(steps=60, lr=3e-3, min_lr=0.5, warmup_steps=5, eval_interval=10, keep_best=True)
+    res = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, cfg, progress=False)
+    h = res.history
+    best_i = min(range(len(h["val_loss"])), key=h["val_loss"].__getitem__)
+    assert res.metrics["best_step"] == h["step"][best_i] < 60
+    assert res.metrics["val_loss"] < res.metrics["val_loss_final"] - 0.05
+    again = lm.evaluate(res.model, shakespeare.val, max_tokens=cfg.final_eval_tokens)
+    assert again == pytest.approx(res.metrics["val_loss"], abs=1e-6)  # the model returned is the best one
+    torch.manual_seed(0)
+    plain = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, tiny_train(steps=60, lr=3e-3, min_lr=0.5, warmup_steps=5,
+                                                                   eval_interval=10), progress=False)
+    assert plain.metrics["val_loss"] == pytest.approx(res.metrics["val_loss_final"], abs=1e-6)
+    assert "val_loss_final" not in plain.metrics
