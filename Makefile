@@ -21,7 +21,7 @@ export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help venv data test unit notebooks api-pages site-assets site-test book-check clean-notebooks book clean bench mutants calibrate
+.PHONY: bench-gpu help venv data test unit notebooks api-pages site-assets site-test book-check clean-notebooks book clean bench mutants calibrate
 
 help:
 	@echo "make book   - set up everything and render the book into _build/html"
@@ -82,14 +82,27 @@ book: venv data api-pages site-assets
 
 # Mutation testing of the math modules (configuration: [tool.mutmut] in pyproject.toml). Minutes to tens of
 # minutes on two cores; not part of `make test`. The result is stated in the README's Testing section.
+# Every mutant of the GAN, VAE and attention math; of metrics.py, the formulas (Frechet distance, mode
+# coverage, classifier scores), not the evaluation classifier's training and caching code.
+MUTANTS = "aigc_lessons.gan.*" "aigc_lessons.vae.*" "aigc_lessons.attention.*" \
+	"aigc_lessons.metrics.x_gaussian_stats*" "aigc_lessons.metrics.x__sqrtm_psd*" \
+	"aigc_lessons.metrics.x_frechet_distance*" "aigc_lessons.metrics.x_mode_coverage*" \
+	"aigc_lessons.metrics.x_classifier_metrics*"
 mutants: venv data
 	$(BIN)/python -m pip install --quiet -r .ci/requirements-mutants.txt
 	rm -rf mutants
 	# One OpenMP thread: mutmut forks a worker per mutant, and a forked child of a process whose OpenMP
 	# pool is already running hangs in its first parallel loop (each mutant then "times out").
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 AIGC_MODE=quick $(BIN)/mutmut run --max-children 2 || true
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 AIGC_MODE=quick $(BIN)/mutmut run --max-children 2 $(MUTANTS) || true
 	$(BIN)/mutmut results 2>/dev/null | tee _build/mutants.txt | tail -n 40
 	@echo "survived: $$(grep -c ': survived' _build/mutants.txt || true) (listed in _build/mutants.txt; 'mutmut show NAME' shows one)"
+
+# Every GPU benchmark in one call of at most BUDGET seconds on a lent GPU machine (no network there: it
+# uses the machine's own Python unless a venv exists; data from $$AIGC_DATA_MIRROR). See README.
+BUDGET ?= 480
+PY ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+bench-gpu:
+	AIGC_MODE=full $(PY) .ci/bench_gpu.py --budget $(BUDGET) $(if $(BENCHES),--benches $(BENCHES))
 
 # Re-measure the quick-mode checks over seeds and floating-point paths (tens of minutes) and rewrite
 # tests/calibration.json; then set aigc_lessons.calibrate.CHECKS with margin below the worst run.

@@ -27,7 +27,7 @@ Training functions take a configuration dataclass (quick and full values side by
 """
 
 # in reading order, which the API reference follows
-from .losses import GanLoss, clip_weights, generator_logit_gradient, get_loss, gradient_penalty, losses
+from .losses import GanLoss, clip_weights, generator_logit_gradient, get_loss, gradient_penalty, losses, r1_penalty
 from .theory import (MLP, P_DATA_1D, P_G_1D, Disc1DConfig, Disc1DResult, Gaussian1D, jensen_shannon,
                      kl_divergence, optimal_discriminator, quadrature_grid, train_discriminator_1d, value_function)
 from .toy2d import (METHODS_2D, Gan2DConfig, Gan2DResult, Method2D, Mixture2D, build_gan_2d, discriminator_step,
@@ -41,7 +41,7 @@ from .mistakes import (MAX_OVER_BOTH_PLAYERS, mistake_d_as_density, mistake_deta
 
 __all__ = [
     # losses
-    "GanLoss", "losses", "get_loss", "gradient_penalty", "clip_weights", "generator_logit_gradient",
+    "GanLoss", "losses", "get_loss", "gradient_penalty", "r1_penalty", "clip_weights", "generator_logit_gradient",
     # theory
     "Gaussian1D", "P_DATA_1D", "P_G_1D", "quadrature_grid", "value_function", "optimal_discriminator",
     "kl_divergence", "jensen_shannon", "MLP", "Disc1DConfig", "Disc1DResult", "train_discriminator_1d",

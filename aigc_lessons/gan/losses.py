@@ -2,7 +2,7 @@
 
 :class:`GanLoss` writes each objective once as the two losses the players minimise; :data:`losses`
 holds the five of the chapter (saturating, non-saturating, least squares, Wasserstein, hinge).
-:func:`gradient_penalty` (WGAN-GP) and :func:`clip_weights` (the original WGAN) constrain a critic;
+:func:`gradient_penalty` (WGAN-GP), :func:`r1_penalty` and :func:`clip_weights` (the original WGAN) constrain a critic;
 :func:`generator_logit_gradient` shows why the saturating loss stalls.
 """
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 Tensor = torch.Tensor
 
-__all__ = ["GanLoss", "losses", "get_loss", "gradient_penalty", "clip_weights", "generator_logit_gradient"]
+__all__ = ["GanLoss", "losses", "get_loss", "gradient_penalty", "r1_penalty", "clip_weights", "generator_logit_gradient"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,21 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+
+
+def r1_penalty(discriminator: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+    r"""Zero-centred gradient penalty on real data (R1, Mescheder et al. 2018):
+    :math:`\E_{x\sim p_{data}}\lVert\nabla_x D(x)\rVert_2^2` (the caller multiplies by :math:`\gamma/2`).
+
+    At an equilibrium where the generator matches the data, the discriminator cannot separate the
+    two and is flat on the data, so its gradient there is zero; penalising that gradient pulls
+    training towards this equilibrium instead of letting the two players circle it. The gradient
+    is taken with respect to the discriminator's own input, so for a packed discriminator pass the
+    packed batch. The graph is kept (``create_graph``) so the penalty can be minimised.
+    """
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
 
 
 @torch.no_grad()

@@ -8,6 +8,7 @@ the chapter compares; :class:`Gan2DConfig` holds one run's settings, including i
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ import torch.nn as nn
 from .. import runtime
 from ..checkpoint import resume_training, save_training
 from ..runtime import single_thread_if_cpu
-from .losses import GanLoss, get_loss, gradient_penalty
+from .losses import GanLoss, get_loss, gradient_penalty, r1_penalty
 from .theory import MLP
 
 Tensor = torch.Tensor
@@ -80,10 +81,16 @@ def get_mixture(name: str) -> Mixture2D:
 
 @dataclass(frozen=True)
 class Method2D:
-    """How a 2-D GAN is trained: the loss, PacGAN packing, gradient penalty and optimiser settings.
+    r"""How a 2-D GAN is trained: the loss, PacGAN packing, gradient penalty and optimiser settings.
 
     ``pack`` = m shows the discriminator m samples at once, concatenated (PacGAN, Lin et al. 2018):
     a generator that repeats itself is easier to spot in a pack than in a single sample.
+    ``r1_weight`` = :math:`\gamma` adds :math:`\tfrac{\gamma}{2}\E\lVert\nabla_x D(x)\rVert^2` on real
+    data to the discriminator's loss (:func:`~aigc_lessons.gan.losses.r1_penalty`). ``ema`` > 0
+    keeps an exponential moving average of the generator's weights,
+    :math:`\bar\theta \leftarrow \text{ema}\,\bar\theta + (1-\text{ema})\,\theta` after every
+    generator step, and samples and evaluates with it (Yazici et al. 2019). ``z_dim`` is the
+    generator's latent size.
     """
 
     loss: str
@@ -92,11 +99,16 @@ class Method2D:
     d_steps: int = 1
     lr: float = 1e-3
     betas: tuple[float, float] = (0.5, 0.999)
+    r1_weight: float = 0.0
+    ema: float = 0.0
+    z_dim: int = 2
 
     def __post_init__(self):
         get_loss(self.loss)
-        if self.pack < 1 or self.d_steps < 1:
-            raise ValueError(f"pack and d_steps must be >= 1: {self}")
+        if self.pack < 1 or self.d_steps < 1 or self.z_dim < 1:
+            raise ValueError(f"pack, d_steps and z_dim must be >= 1: {self}")
+        if not 0.0 <= self.ema < 1.0 or self.r1_weight < 0 or self.gp_weight < 0:
+            raise ValueError(f"ema must lie in [0, 1) and the penalty weights be >= 0: {self}")
 
 
 #: The four methods the 2-D notebook compares.
@@ -121,15 +133,15 @@ class Gan2DConfig:
     the two players, so that the result depended less on the exact step at which training stopped.
 
     ``method`` names the training method and ``method_spec`` holds it (loss, pack, gradient penalty,
-    discriminator steps, ``lr``, ``betas``); left at ``None``, ``method_spec`` is
-    ``METHODS_2D[method]``.
+    discriminator steps, ``lr``, ``betas``, R1, EMA, latent size); left at ``None``, ``method_spec``
+    is ``METHODS_2D[method]``, and ``z_dim`` left at ``None`` is the method's.
     """
 
     mixture: str = "ring"
     method: str = "non_saturating"
     method_spec: Method2D | None = None
     lr_final_ratio: float = 0.1
-    z_dim: int = 2
+    z_dim: int | None = None
     width: int = 128
     depth: int = 3
     batch_size: int = 256
@@ -156,6 +168,8 @@ class Gan2DConfig:
         get_mixture(self.mixture)
         if self.method_spec is None:
             object.__setattr__(self, "method_spec", _method_spec(self.method))
+        if self.z_dim is None:
+            object.__setattr__(self, "z_dim", self.method_spec.z_dim)
         if self.steps < 0 or self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 and steps >= 0: {self}")
         if self.batch_size % self.method_spec.pack:
@@ -205,8 +219,8 @@ def _pack(x: Tensor, pack: int) -> Tensor:
 
 def discriminator_step(generator: nn.Module, discriminator: nn.Module, objective: GanLoss, real: Tensor,
                        z: Tensor, opt: torch.optim.Optimizer, *, pack: int = 1, gp_weight: float = 0.0,
-                       rng: torch.Generator | None = None) -> dict[str, float]:
-    """One discriminator update: minimise ``objective.discriminator`` (+ gradient penalty)."""
+                       r1_weight: float = 0.0, rng: torch.Generator | None = None) -> dict[str, float]:
+    """One discriminator update: minimise ``objective.discriminator`` (+ WGAN-GP and/or R1 penalties)."""
     with torch.no_grad():
         fake = generator(z)
     real_out = discriminator(_pack(real, pack))
@@ -214,6 +228,8 @@ def discriminator_step(generator: nn.Module, discriminator: nn.Module, objective
     loss = objective.discriminator(real_out, fake_out)
     if gp_weight > 0:
         loss = loss + gp_weight * gradient_penalty(lambda v: discriminator(_pack(v, pack)), real, fake, rng)
+    if r1_weight > 0:
+        loss = loss + 0.5 * r1_weight * r1_penalty(discriminator, _pack(real, pack))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -267,6 +283,8 @@ def train_gan_2d(config: Gan2DConfig, device: torch.device | str | None = None, 
     gen = runtime.seed_everything(config.seed)
     G, D = build_gan_2d(config)
     G, D = G.to(dev), D.to(dev)
+    G_ema = copy.deepcopy(G).requires_grad_(False) if spec.ema > 0 else None
+    G_eval = G_ema if G_ema is not None else G  # the generator that is sampled and measured
     opt_g = torch.optim.Adam(G.parameters(), lr=spec.lr, betas=spec.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=spec.lr, betas=spec.betas)
     decay = lambda t: config.lr_final_ratio ** (t / max(config.steps, 1))  # noqa: E731
@@ -277,7 +295,7 @@ def train_gan_2d(config: Gan2DConfig, device: torch.device | str | None = None, 
                                                        "modes_covered", "high_quality")}
     snapshots: dict[int, Tensor] = {}
     start_step, elapsed = 0, 0.0
-    modules = {"generator": G, "discriminator": D}
+    modules = {"generator": G, "discriminator": D, **({"generator_ema": G_ema} if G_ema is not None else {})}
     optimizers = {"opt_g": opt_g, "opt_d": opt_d, "sched_g": sched_g, "sched_d": sched_d}
     state = resume_training(checkpoint_path, kind="gan-2d", config=config, modules=modules,
                             optimizers=optimizers, generator=gen)
@@ -287,7 +305,7 @@ def train_gan_2d(config: Gan2DConfig, device: torch.device | str | None = None, 
 
     def evaluate(step: int) -> None:
         with torch.no_grad():
-            samples = G(z_fixed.to(dev)).cpu()
+            samples = G_eval(z_fixed.to(dev)).cpu()
         cov = mode_coverage(samples, mixture.centers_tensor, mixture.sigma)
         history["eval_step"].append(step)
         history["modes_covered"].append(cov.modes_covered)
@@ -313,9 +331,13 @@ def train_gan_2d(config: Gan2DConfig, device: torch.device | str | None = None, 
                 real = mixture.sample(n, gen).to(dev)
                 z = torch.randn(n, config.z_dim, generator=gen).to(dev)
                 d_log = discriminator_step(G, D, objective, real, z, opt_d, pack=spec.pack,
-                                           gp_weight=spec.gp_weight, rng=gen)
+                                           gp_weight=spec.gp_weight, r1_weight=spec.r1_weight, rng=gen)
             z = torch.randn(n, config.z_dim, generator=gen).to(dev)
             g_log = generator_step(G, D, objective, z, opt_g, pack=spec.pack)
+            if G_ema is not None:
+                with torch.no_grad():
+                    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                        p_ema.lerp_(p, 1.0 - spec.ema)
             sched_g.step()
             sched_d.step()
             for k, v in {**d_log, **g_log}.items():
@@ -327,7 +349,7 @@ def train_gan_2d(config: Gan2DConfig, device: torch.device | str | None = None, 
                 save(done, elapsed + time.perf_counter() - tic)
     elapsed += time.perf_counter() - tic
     with torch.no_grad():
-        final = G(z_fixed.to(dev)).cpu()
-    return Gan2DResult(config=config, generator=G.eval(), discriminator=D.eval(), history=history,
+        final = G_eval(z_fixed.to(dev)).cpu()
+    return Gan2DResult(config=config, generator=G_eval.eval(), discriminator=D.eval(), history=history,
                        snapshots=snapshots, coverage=mode_coverage(final, mixture.centers_tensor, mixture.sigma),
                        train_seconds=elapsed, resumed_from=start_step)
