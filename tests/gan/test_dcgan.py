@@ -85,3 +85,48 @@ def test_full_mode_configuration_starts_on_cpu(images):
     assert gan.DCGANConfig.for_mode("quick", steps=7).steps == 7
     res = gan.train_dcgan(cfg, "cpu", images=images[:256], stop_after=1, progress=False)
     assert len(res.history["g_loss"]) == 1
+
+
+def test_dcgan_levers_ema_r1_two_time_scales_and_the_monitor(tmp_path, images):
+    from aigc_lessons.checkpoint import load_checkpoint
+
+    cfg = gan.DCGANConfig(**{**TINY.__dict__, "steps": 1, "ema": 0.9, "r1_weight": 5.0, "lr_d": 3e-3,
+                             "eval_every": 1, "checkpoint_every": 1})
+    calls = []
+
+    def monitor(g):
+        calls.append(g.training)
+        return {"score": 1.5}
+
+    torch.manual_seed(0)
+    res = gan.train_dcgan(cfg, "cpu", images=images, checkpoint_path=tmp_path / "c.pt", progress=False, monitor=monitor)
+    state = load_checkpoint(tmp_path / "c.pt")
+    raw, ema = state["modules"]["generator"], state["modules"]["generator_ema"]
+    torch.manual_seed(cfg.seed)  # the initial weights come from the seed
+    from aigc_lessons.runtime import seed_everything
+
+    seed_everything(cfg.seed)
+    g0 = gan.DCGenerator(cfg.z_dim, cfg.g_channels).state_dict()
+    for k, v in g0.items():
+        if k.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            assert torch.equal(ema[k], raw[k]), k  # batch-norm statistics are copied
+        else:
+            torch.testing.assert_close(ema[k], 0.9 * v + 0.1 * raw[k])  # one step of the average
+    assert all(torch.equal(p, ema[k]) for k, p in res.generator.state_dict().items())  # the sampled generator
+    assert res.history["eval_step"] == [1] and res.history["score"] == [1.5] and calls == [False]
+    assert state["optimizers"]["opt_d"]["param_groups"][0]["lr"] == 3e-3
+    assert state["optimizers"]["opt_g"]["param_groups"][0]["lr"] == 1e-3
+    for bad in (dict(ema=1.0), dict(r1_weight=-1.0), dict(eval_every=-1)):
+        with pytest.raises(ValueError):
+            gan.DCGANConfig(**{**TINY.__dict__, **bad})
+    full = gan.DCGANConfig.for_mode("full")
+    assert full.ema > 0 and full.eval_every > 0 and gan.DCGANConfig.for_mode("quick").ema == 0.0
+
+
+def test_dcgan_r1_adds_a_positive_penalty_to_the_first_discriminator_loss(images):
+    one = dict(TINY.__dict__, steps=1)
+    plain = gan.train_dcgan(gan.DCGANConfig(**one), "cpu", images=images, progress=False)
+    with_r1 = gan.train_dcgan(gan.DCGANConfig(**{**one, "r1_weight": 10.0}), "cpu", images=images, progress=False)
+    # same seed, same first batch and weights: the only difference is the penalty (gamma/2 E|grad D|^2 > 0)
+    assert with_r1.history["d_loss"][0] > plain.history["d_loss"][0] + 1e-6
+    assert with_r1.history["d_x"][0] == plain.history["d_x"][0]
