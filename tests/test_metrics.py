@@ -126,3 +126,76 @@ def test_mnist_evaluator_bundles_the_classifier_its_reference_and_the_floor(tmp_
     assert ev.frechet_floor > 0
     again = metrics.mnist_evaluator("quick", progress=False, data=mnist)
     assert again.classifier.from_cache and again.frechet_floor == pytest.approx(ev.frechet_floor)
+
+
+def test_mode_coverage_details():
+    centers = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    on_the_boundary = torch.tensor([[3.0, 0.0]])  # exactly 3 sigma away: not *below* 3 sigma
+    cov = metrics.mode_coverage(on_the_boundary, centers, 1.0)
+    assert cov.high_quality == 0.0 and cov.counts == [0, 0, 0] and cov.n_modes == 3
+    empty = metrics.mode_coverage(torch.zeros(0, 2), centers, 1.0)
+    assert empty.high_quality == 0.0 and empty.modes_covered == 0 and empty.n_modes == 3
+    with pytest.raises(ValueError, match="mode_coverage expects samples"):
+        metrics.mode_coverage(torch.zeros(5, 2, 1), torch.zeros(2, 2), 0.1)
+    with pytest.raises(ValueError, match="mode_coverage expects samples"):
+        metrics.mode_coverage(torch.zeros(5, 2), torch.zeros(2, 2, 1), 0.1)
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        metrics.mode_coverage(torch.zeros(5, 2), torch.zeros(2, 2), -1.0)
+
+
+def test_classifier_metrics_recomputed_from_the_classifiers_outputs():
+    """Shares, confidence, count and Fréchet distance from an (untrained, seeded) classifier's own outputs."""
+    torch.manual_seed(0)
+    clf = metrics.MnistClassifier(4, 8, 16).eval()
+    g = torch.Generator().manual_seed(1)
+    images = torch.rand(300, 1, 28, 28, generator=g)
+    reference = metrics.gaussian_stats(torch.randn(500, 16, generator=g))
+    m = metrics.classifier_metrics(images, clf, reference)
+    with torch.no_grad():
+        feats = clf.features(images)
+        probs = clf.head(feats).softmax(dim=1)
+    labels = probs.argmax(1)
+    shares = [float((labels == c).sum()) / 300 for c in range(10)]
+    assert len(m.class_shares) == 10 and m.class_shares == pytest.approx(shares)
+    assert m.class_share_min == min(shares) and m.class_share_max == max(shares)
+    assert m.classes_present == sum(s >= 0.01 for s in shares)
+    assert m.mean_confidence == pytest.approx(probs.max(1).values.mean().item(), rel=1e-6)
+    assert m.n == 300
+    assert m.frechet == pytest.approx(metrics.frechet_distance(metrics.gaussian_stats(feats), reference), rel=1e-6)
+    # "at least min_share": a class holding exactly that share counts
+    top = max(shares)
+    assert metrics.classifier_metrics(images, clf, reference, min_share=top).classes_present == shares.count(top)
+    with pytest.raises(ValueError, match="classifier_metrics expects images"):
+        metrics.classifier_metrics(torch.zeros(5, 1, 7, 7), clf, reference)
+
+
+def test_classifier_config_for_mode():
+    quick, full = metrics.ClassifierConfig.for_mode("quick"), metrics.ClassifierConfig.for_mode("full")
+    assert (quick.c1, quick.c2, quick.feature_dim, quick.epochs) == (16, 32, 64, 2)
+    assert (full.c1, full.c2, full.feature_dim, full.epochs) == (32, 64, 128, 6)
+    assert metrics.ClassifierConfig.for_mode("full", epochs=1).epochs == 1
+
+
+def test_gaussian_stats_from_tensors_arrays_and_lists_in_float64():
+    """Sample mean and unbiased covariance, written out, whatever container and float width come in."""
+    rows = [[1.0, 2.0, 0.5], [2.0, -1.0, 0.0], [4.0, 0.0, 1.5], [0.5, 1.0, -2.0]]
+    x = np.array(rows)
+    mean = x.mean(axis=0)
+    cov = (x - mean).T @ (x - mean) / (len(x) - 1)
+    layer = torch.nn.Linear(3, 3)
+    with torch.no_grad():
+        layer.weight.copy_(torch.eye(3))
+        layer.bias.zero_()
+    for features in (torch.tensor(rows), layer(torch.tensor(rows)), x.astype(np.float32), rows):  # incl. a tensor with grad
+        s = metrics.gaussian_stats(features)
+        assert s.n == 4 and s.mu.dtype == s.sigma.dtype == np.float64
+        np.testing.assert_allclose(s.mu, mean, rtol=1e-6)
+        np.testing.assert_allclose(s.sigma, cov, rtol=1e-6)
+    one_feature = metrics.gaussian_stats(np.array([[1.0], [2.0], [4.0]]))
+    assert one_feature.sigma.shape == (1, 1) and one_feature.sigma[0, 0] == pytest.approx(7 / 3)
+    two_rows = metrics.gaussian_stats(np.array([[0.0, 1.0], [2.0, 3.0]]))
+    assert two_rows.n == 2 and two_rows.sigma == pytest.approx(np.full((2, 2), 2.0))
+    with pytest.raises(ValueError, match=r"N >= 2"):
+        metrics.gaussian_stats(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="feature dimensions differ"):
+        metrics.frechet_distance(stats([0.0], [[1.0]]), stats([0.0, 0.0], np.eye(2)))

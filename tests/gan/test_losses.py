@@ -131,3 +131,91 @@ def test_every_loss_cites_an_entry_of_the_bibliography():
     for loss in gan.losses.values():
         assert "{" + loss.reference + "," in bib, loss.reference
 
+
+
+def test_unknown_loss_error_lists_every_valid_name():
+    with pytest.raises(KeyError, match="valid names are: saturating, non_saturating, least_squares, wasserstein, hinge"):
+        gan.get_loss("minimax")
+
+
+def test_logit_gradient_at_the_books_point_in_float64():
+    """The book quotes the two gradients at D(G(z)) = 0.001, passed as a plain float: -0.001 and -0.999."""
+    sat = gan.generator_logit_gradient("saturating", 0.001)
+    ns = gan.generator_logit_gradient("non_saturating", 0.001)
+    assert sat.dtype == ns.dtype == torch.float64
+    assert sat.item() == pytest.approx(-0.001, rel=1e-12)
+    assert ns.item() == pytest.approx(-0.999, rel=1e-12)
+    for bad in (0.0, 1.0, 1.5, -0.2):
+        with pytest.raises(ValueError, match=r"^D\(G\(z\)\) must lie strictly between 0 and 1$"):
+            gan.generator_logit_gradient("non_saturating", bad)
+
+
+class _RecordingQuadraticCritic:
+    """f(x) = 1/2 xᵀ A x (gradient A x, written out), remembering the points it was evaluated at."""
+
+    def __init__(self, dim):
+        g = torch.Generator().manual_seed(11)
+        b = torch.randn(dim, dim, generator=g, dtype=torch.float64)
+        self.A = b @ b.T / dim + torch.eye(dim, dtype=torch.float64)
+        self.seen = []
+
+    def __call__(self, x):
+        self.seen.append(x.detach().clone())
+        return 0.5 * ((x @ self.A) * x).sum(-1)
+
+
+def test_gradient_penalty_interpolates_per_sample_and_penalises_the_gradient_norm():
+    """x̂_i = ε_i x_i + (1 - ε_i) x̃_i with ONE ε_i in [0, 1] per sample, on the segment between the real
+    and the generated sample; the penalty is the mean of (‖∇f(x̂_i)‖ - 1)², here ∇f(x̂) = A x̂."""
+    g = torch.Generator().manual_seed(5)
+    real = torch.randn(64, 3, generator=g, dtype=torch.float64)
+    fake = torch.randn(64, 3, generator=g, dtype=torch.float64) + 2.0
+    critic = _RecordingQuadraticCritic(3)
+    penalty = gan.gradient_penalty(critic, real, fake, torch.Generator().manual_seed(0))
+    (x_hat,) = critic.seen
+    ratio = (x_hat - fake) / (real - fake)  # ε_i in every coordinate
+    torch.testing.assert_close(ratio, ratio[:, :1].expand_as(ratio), atol=1e-9, rtol=0)
+    eps = ratio[:, 0]
+    assert eps.min() >= 0 and eps.max() <= 1 and eps.std() > 0.1  # uniform draws, one per sample
+    expected = ((x_hat @ critic.A).norm(dim=1) - 1.0).pow(2).mean()
+    assert penalty.item() == pytest.approx(expected.item(), rel=1e-12)
+
+
+def test_gradient_penalty_is_reproducible_with_a_generator_and_follows_dtype_and_device():
+    real = torch.randn(16, 3, dtype=torch.float64)
+    fake = torch.randn(16, 3, dtype=torch.float64)
+    critic = _RecordingQuadraticCritic(3)
+    a = gan.gradient_penalty(critic, real, fake, torch.Generator().manual_seed(3))
+    b = gan.gradient_penalty(critic, real, fake, torch.Generator().manual_seed(3))
+    c = gan.gradient_penalty(critic, real, fake, torch.Generator().manual_seed(4))
+    assert a.item() == b.item() and a.item() != c.item()
+    with pytest.raises(ValueError, match="differ"):
+        gan.gradient_penalty(critic, real, fake[:3])
+    # a bfloat16 critic gets bfloat16 interpolates (a float32 ε would make its matmul fail)
+    half = nn.Linear(3, 1, bias=False).to(torch.bfloat16)
+    with torch.no_grad():
+        half.weight.copy_(torch.tensor([[0.0, 0.6, 0.8]]))
+    out = gan.gradient_penalty(half, real.bfloat16(), fake.bfloat16())
+    assert out.dtype == torch.bfloat16 and abs(out.item()) < 1e-2
+    # on the meta device nothing may be created on the CPU and left there
+    meta = nn.Linear(3, 1).to("meta")
+    assert gan.gradient_penalty(meta, torch.empty(4, 3, device="meta"), torch.empty(4, 3, device="meta")).device.type == "meta"
+
+
+def test_r1_penalty_is_the_mean_squared_input_gradient_on_real_data():
+    """E‖∇_x D(x)‖² on real samples; for D(x) = 1/2 xᵀ A x the gradient is A x (written out)."""
+    g = torch.Generator().manual_seed(6)
+    real = torch.randn(32, 3, generator=g, dtype=torch.float64)
+    critic = _RecordingQuadraticCritic(3)
+    penalty = gan.r1_penalty(critic, real)
+    expected = (real @ critic.A).pow(2).sum(dim=1).mean()
+    assert penalty.item() == pytest.approx(expected.item(), rel=1e-12)
+    torch.testing.assert_close(critic.seen[0], real, atol=0, rtol=0)  # evaluated at the real samples only
+    # the graph is kept, so the penalty can be minimised: for D(x) = (x·w)², ∇_x D = 2 (x·w) w and
+    # R1(w) = 4 ‖w‖² mean((x·w)²), whose gradient in w is written out below
+    w = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    r1 = gan.r1_penalty(lambda x: (x @ w) ** 2, real)
+    (dw,) = torch.autograd.grad(r1, w)
+    s = real @ w.detach()
+    expected_dw = 8 * w.detach() * (s ** 2).mean() + 8 * w.detach().pow(2).sum() * (s[:, None] * real).mean(0)
+    torch.testing.assert_close(dw, expected_dw)

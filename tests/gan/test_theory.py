@@ -104,3 +104,96 @@ def test_a_trained_discriminator_approaches_d_star(trained_d):
     # and it is *not* the data density
     assert (trained_d.d_learned - trained_d.p_data).abs().max() > 0.5
 
+
+
+def test_default_quadrature_grid():
+    """[-16, 16] in steps of 1e-4 (320,001 points): both densities vanish at the ends, and 0 is a node."""
+    grid = gan.quadrature_grid()
+    assert grid.dtype == torch.float64 and len(grid) == 320_001
+    assert grid[0].item() == -16.0 and grid[-1].item() == 16.0 and abs(grid[160_000].item()) < 1e-12
+    assert torch.diff(grid).sub(1e-4).abs().max() < 1e-12
+
+
+def test_value_function_clamps_a_hopeless_discriminator_instead_of_returning_minus_infinity(grid):
+    """D = 0 everywhere: log D is clamped at log(1e-300) ≈ -690.8 per unit of data mass, not -inf."""
+    pd, pg = gan.P_DATA_1D.pdf(grid), gan.P_G_1D.pdf(grid)
+    value = gan.value_function(torch.zeros_like(grid), pd, pg, grid)
+    assert value == pytest.approx(math.log(1e-300), rel=1e-6)
+    with pytest.raises(ValueError, match="^value_function: d, p_data, p_g and x must have the same shape$"):
+        gan.value_function(grid[:10], grid, grid, grid)
+
+
+def test_optimal_discriminator_has_finite_gradients_where_both_densities_vanish():
+    """D* = p/(p+q): dD*/dp = q/(p+q)², and 0 where D* is the constant 1/2 (no NaN from 0/0)."""
+    p = torch.tensor([0.2, 0.0, 0.4, 0.0], dtype=torch.float64, requires_grad=True)
+    q = torch.tensor([0.2, 0.3, 0.0, 0.0], dtype=torch.float64)
+    (grad,) = torch.autograd.grad(gan.optimal_discriminator(p, q).sum(), p)
+    torch.testing.assert_close(grad, torch.tensor([0.2 / 0.16, 0.3 / 0.09, 0.0, 0.0], dtype=torch.float64))
+
+
+def test_gaussian1d_checks_its_spread_and_samples_reproducibly_in_float64():
+    with pytest.raises(ValueError, match="std must be positive"):
+        gan.Gaussian1D(0.0, 0.0)
+    a = gan.P_G_1D.sample(1000, torch.Generator().manual_seed(0))
+    b = gan.P_G_1D.sample(1000, torch.Generator().manual_seed(0))
+    assert a.dtype == torch.float64 and torch.equal(a, b)
+    assert not torch.equal(a, gan.P_G_1D.sample(1000, torch.Generator().manual_seed(1)))
+
+
+def _standard_normal_pdf(x, mean, std):
+    return torch.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+
+
+def test_discriminator_result_fields():
+    """The curves and errors the notebook plots and prints, recomputed from their definitions (a short
+    run: the definitions hold for any D; convergence is test_a_trained_discriminator_approaches_d_star)."""
+    config = gan.Disc1DConfig(steps=30, batch_size=64)
+    r = gan.train_discriminator_1d(config, mass_threshold=0.05)
+    assert r.config == config and r.mass_threshold == 0.05
+    assert r.x.dtype == torch.float64 and len(r.x) == 901  # the plotted range [-4, 5], step 0.01
+    assert r.x[0].item() == -4.0 and r.x[-1].item() == 5.0
+    pd, pg = _standard_normal_pdf(r.x, 0.0, 1.0), _standard_normal_pdf(r.x, 1.5, 0.7)
+    torch.testing.assert_close(r.p_data, pd)
+    torch.testing.assert_close(r.p_g, pg)
+    torch.testing.assert_close(r.d_star, pd / (pd + pg))
+    with torch.no_grad():
+        d = torch.sigmoid(r.model(r.x.float().unsqueeze(1))).squeeze(1).double()
+    torch.testing.assert_close(r.d_learned, d)
+    mixture, err = 0.5 * (pd + pg), (d - pd / (pd + pg)).abs()
+    assert r.max_abs_error == pytest.approx(err[mixture > 0.05].max().item(), rel=1e-9)
+    assert r.weighted_abs_error == pytest.approx(torch.trapezoid(mixture * err, r.x).item(), rel=1e-9)
+
+
+def test_discriminator_loss_approaches_its_minimum_log4_minus_2jsd(trained_d, grid):
+    """min_D of the discriminator's loss is -V(D*, G) = log 4 - 2 JSD (the chapter's derivation)."""
+    losses = trained_d.history["d_loss"]
+    assert len(losses) == trained_d.config.steps and all(isinstance(v, float) for v in losses)
+    pd, pg = gan.P_DATA_1D.pdf(grid), gan.P_G_1D.pdf(grid)
+    minimum = math.log(4) - 2 * gan.jensen_shannon(pd, pg, grid)
+    late = sum(losses[-200:]) / 200
+    assert minimum - 0.01 < late < minimum + 0.02, (late, minimum)
+    assert losses[0] > minimum + 0.1  # it did have to learn
+
+
+def test_train_discriminator_1d_uses_its_config_and_seed():
+    short = gan.Disc1DConfig(steps=25, batch_size=64, lr=0.0)
+    frozen = gan.train_discriminator_1d(short)
+    assert frozen.config == short and len(frozen.history["d_loss"]) == 25
+    assert all(isinstance(v, float) and math.isfinite(v) for v in frozen.history["d_loss"])
+    # lr = 0: Adam never moves the weights, so 25 steps leave D where 1 step (same seed) left it
+    one = gan.train_discriminator_1d(gan.Disc1DConfig(steps=1, batch_size=64, lr=0.0))
+    torch.testing.assert_close(frozen.d_learned, one.d_learned, atol=0, rtol=0)
+    learning = gan.train_discriminator_1d(gan.Disc1DConfig(steps=25, batch_size=64, lr=1e-2))
+    assert not torch.allclose(learning.d_learned, frozen.d_learned)
+    again = gan.train_discriminator_1d(gan.Disc1DConfig(steps=25, batch_size=64, lr=1e-2))
+    assert again.history == learning.history and torch.equal(again.d_learned, learning.d_learned)
+
+
+def test_train_discriminator_1d_is_silent_by_default_and_clears_its_progress_bar(capsys):
+    config = gan.Disc1DConfig(steps=3, batch_size=16)
+    gan.train_discriminator_1d(config)
+    assert capsys.readouterr().err == ""
+    gan.train_discriminator_1d(config, progress=True)
+    err = capsys.readouterr().err
+    assert "\r1-D discriminator: " in err  # the bar is labelled
+    assert err.rsplit("\r", 2)[-2].strip() == ""  # leave=False: the bar's line is blanked at the end

@@ -93,3 +93,87 @@ def test_reparameterize_draws_from_the_right_gaussian_and_carries_gradients():
     torch.testing.assert_close(z.std(0), torch.tensor([1.0, 0.5]), atol=0.02, rtol=0)
     z.sum().backward()
     assert mu.grad.abs().min() > 0 and logvar.grad.abs().min() > 0
+
+
+def test_log_densities_sum_the_last_axis_of_batched_and_unbatched_inputs():
+    """(k, batch, d) samples against (batch, d) parameters, as in the IWAE bound, and a single (d,) vector."""
+    g = torch.Generator().manual_seed(7)
+    z = torch.randn(4, 3, 5, generator=g, dtype=torch.float64)
+    mu, logvar = torch.randn(3, 5, generator=g, dtype=torch.float64), torch.randn(3, 5, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(vae.log_normal_diag(z, mu, logvar),
+                               D.Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(-1))
+    torch.testing.assert_close(vae.log_standard_normal(z), D.Normal(0.0, 1.0).log_prob(z).sum(-1))
+    logits = 3 * torch.randn(4, 3, 5, generator=g, dtype=torch.float64)
+    xb = torch.bernoulli(torch.full((3, 5), 0.4, dtype=torch.float64), generator=g)
+    torch.testing.assert_close(vae.log_bernoulli(xb, logits), D.Bernoulli(logits=logits).log_prob(xb).sum(-1))
+    xk = torch.bernoulli(torch.full((4, 3, 5), 0.4, dtype=torch.float64), generator=g)
+    torch.testing.assert_close(vae.log_bernoulli(xk, logits), D.Bernoulli(logits=logits).log_prob(xk).sum(-1))
+    torch.testing.assert_close(vae.log_bernoulli(xb[0], logits[0, 0]), D.Bernoulli(logits=logits[0, 0]).log_prob(xb[0]).sum())
+    with pytest.raises(ValueError, match="x has 5 pixels but the logits have 4"):
+        vae.log_bernoulli(xk, logits[..., :4])
+
+
+def test_mismatched_mean_and_log_variance_are_rejected():
+    """Shapes that would silently broadcast ((2, 1) with (2,)) are an error, not a (2, 2) result."""
+    mu, logvar = torch.zeros(2, 1), torch.zeros(2)
+    for f in (vae.kl_standard_normal, vae.reparameterize):
+        with pytest.raises(ValueError, match="shapes must match"):
+            f(mu, logvar)
+        with pytest.raises(ValueError, match="shapes must match"):
+            f(logvar, mu)
+
+
+def test_full_covariance_kl_unbatched_and_batched_matches_torch():
+    g = torch.Generator().manual_seed(8)
+
+    def spd(*batch):
+        a = torch.randn(*batch, 3, 3, generator=g, dtype=torch.float64)
+        return a @ a.transpose(-2, -1) + 0.1 * torch.eye(3, dtype=torch.float64)
+
+    mq, mp = torch.randn(3, generator=g, dtype=torch.float64), torch.randn(3, generator=g, dtype=torch.float64)
+    Sq, Sp = spd(), spd()
+    ref = D.kl_divergence(D.MultivariateNormal(mq, Sq), D.MultivariateNormal(mp, Sp))
+    torch.testing.assert_close(vae.kl_gaussians_full(mq, Sq, mp, Sp), ref)
+    mqb, mpb = torch.randn(4, 3, generator=g, dtype=torch.float64), torch.randn(4, 3, generator=g, dtype=torch.float64)
+    Sqb, Spb = spd(4), spd(4)  # (..., d, d): one covariance per batch entry
+    refb = D.kl_divergence(D.MultivariateNormal(mqb, Sqb), D.MultivariateNormal(mpb, Spb))
+    torch.testing.assert_close(vae.kl_gaussians_full(mqb, Sqb, mpb, Spb), refb)
+    for args in ((mq, Sq[:2, :2], mp, Sp), (mq, Sq, mp, Sp[:2, :2]), (mq, Sq, mp[:2], Sp)):
+        with pytest.raises(ValueError, match="incompatible shapes"):
+            vae.kl_gaussians_full(*args)
+
+
+def test_iwae_bound_of_a_single_vector_of_log_weights_and_an_empty_one():
+    log_w = torch.tensor([-1.0, 0.5, 2.0], dtype=torch.float64)
+    assert vae.iwae_bound(log_w).item() == pytest.approx(math.log(sum(math.exp(w) for w in log_w.tolist()) / 3))
+    with pytest.raises(ValueError, match=r"leading axis of k >= 1 samples"):
+        vae.iwae_bound(torch.empty(0, 3))
+    with pytest.raises(ValueError, match=r"leading axis of k >= 1 samples"):
+        vae.iwae_bound(torch.tensor(1.0))
+
+
+def test_kl_monte_carlo_standard_error_and_reproducibility():
+    """The returned standard error is std(log q - log p) / sqrt(n) per dimension, from an independent run."""
+    mu = torch.tensor([0.0, 1.5, -2.0], dtype=torch.float64)
+    logvar = torch.tensor([0.0, -1.0, 0.5], dtype=torch.float64)
+    n = 100_000
+    mc, se = vae.kl_monte_carlo(mu, logvar, n, torch.Generator().manual_seed(9))
+    mc2, se2 = vae.kl_monte_carlo(mu, logvar, n, torch.Generator().manual_seed(9))
+    assert torch.equal(mc, mc2) and torch.equal(se, se2)
+    assert se.shape == mu.shape
+    z = mu + (0.5 * logvar).exp() * torch.randn(n, 3, generator=torch.Generator().manual_seed(10), dtype=torch.float64)
+    log_ratio = D.Normal(mu, (0.5 * logvar).exp()).log_prob(z) - D.Normal(0.0, 1.0).log_prob(z)
+    torch.testing.assert_close(se, log_ratio.std(0) / math.sqrt(n), rtol=0.05, atol=0)
+
+
+def test_reparameterize_shape_reproducibility_dtype_and_device():
+    mu, logvar = torch.tensor([1.0, -2.0]), torch.tensor([0.0, -1.0])
+    assert vae.reparameterize(mu, logvar).shape == (2,)  # no k: one sample shaped like mu
+    assert vae.reparameterize(mu, logvar, 3).shape == (3, 2)
+    a = vae.reparameterize(mu, logvar, 5, torch.Generator().manual_seed(0))
+    b = vae.reparameterize(mu, logvar, 5, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and not torch.equal(a, vae.reparameterize(mu, logvar, 5, torch.Generator().manual_seed(1)))
+    half = vae.reparameterize(mu.bfloat16(), logvar.bfloat16(), 4)
+    assert half.dtype == torch.bfloat16  # the noise follows mu's dtype (no silent float32 promotion)
+    meta = torch.empty(2, device="meta")
+    assert vae.reparameterize(meta, meta, 4).device.type == "meta"  # and its device
