@@ -94,7 +94,7 @@ ANCHORS: dict[str, list[tuple[str, str, str, str]]] = {
 
 KNOWN_BENCHES = {"lm-shakespeare", "lm-tang", "vae-mnist", "gan-mnist", "gan-2d", "gan-2d-per-run"}
 CHECK_ORDER = ["first-look-bigram", "gan-2d", "gan-mnist", "vae-mnist", "lm-shakespeare", "lm-tang"]
-METHOD_ORDER = ["non_saturating", "saturating", "wgan_gp", "pacgan"]
+METHOD_ORDER = ["non_saturating", "saturating", "wgan_gp", "pacgan", "r1_ema"]
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -386,7 +386,7 @@ def runs_2d(record: dict) -> dict[tuple[str, str], list[dict]]:
         return groups
     seeds = list(record.get("config", {}).get("study", {}).get("seeds", []))
     for row in record.get("metrics", {}).get("table", []):
-        if row.get("role") != "seeds":
+        if row.get("role", "seeds") != "seeds":  # older records also held single-seed selection rows
             continue
         ids = seeds if len(seeds) == len(row["per_seed_modes"]) else list(range(len(row["per_seed_modes"])))
         groups[(row["mixture"], row["method"])] = [

@@ -12,9 +12,9 @@ import torch
 from aigc_lessons import files, mistakes, runtime, text
 
 PKG = Path(__file__).resolve().parent.parent / "aigc_lessons"
-GROUND_FLOOR = ["runtime", "data", "checkpoint", "bench", "metrics", "plots", "files", "mistakes", "text",
+GROUND_FLOOR = ["runtime", "data", "checkpoint", "bench", "metrics", "plots", "files", "mistakes", "text", "ema",
                 "pretrained"]
-CHAPTERS = ["bigram", "gan", "vae", "attention", "lm", "careers"]
+CHAPTERS = ["bigram", "gan", "vae", "attention", "lm", "careers", "diffusion"]
 
 
 def test_atomic_write_bytes_and_writer(tmp_path):

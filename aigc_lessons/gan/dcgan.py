@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from .. import runtime
 from ..checkpoint import resume_training, save_training
+from ..ema import ema_update
 from .losses import get_loss, r1_penalty
 
 Tensor = torch.Tensor
@@ -148,8 +149,8 @@ class DCGANConfig:
     its own learning rate (two time scales, Heusel et al. 2017; ``None``: ``lr``); ``r1_weight`` =
     :math:`\gamma` adds :math:`\tfrac{\gamma}{2}\E\lVert\nabla_x D(x)\rVert^2` on real images
     (:func:`~aigc_lessons.gan.losses.r1_penalty`); ``ema`` > 0 samples from an exponential moving
-    average of the generator's weights (its batch-norm statistics are copied from the trained
-    generator). ``eval_every`` > 0 asks :func:`train_dcgan`'s ``monitor`` for metrics every that
+    average of the generator's weights (:func:`aigc_lessons.ema.ema_update`; batch-norm statistics
+    are copied from the trained generator). ``eval_every`` > 0 asks :func:`train_dcgan`'s ``monitor`` for metrics every that
     many steps.
     """
 
@@ -311,11 +312,7 @@ def train_dcgan(config: DCGANConfig, device: torch.device | str | None = None, *
         g_loss.backward()
         opt_g.step()
         if G_ema is not None:
-            with torch.no_grad():
-                for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-                    p_ema.lerp_(p, 1.0 - config.ema)
-                for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-                    b_ema.copy_(b)
+            ema_update(G_ema, G, config.ema, step)
         history["d_loss"].append(float(d_loss.detach()))
         history["g_loss"].append(float(g_loss.detach()))
         history["d_x"].append(prob(real_out))

@@ -1,8 +1,8 @@
 """Mode collapse in two dimensions: the mixtures, the four training methods and one GAN run.
 
 :func:`ring_mixture` and :func:`grid_mixture` are the benchmark data; :class:`Method2D` says how a
-GAN is trained (loss, packing, gradient penalty, optimiser) and :data:`METHODS_2D` names the four
-the chapter compares; :class:`Gan2DConfig` holds one run's settings, including its ``Method2D``;
+GAN is trained (loss, packing, gradient penalties, generator average, optimiser) and
+:data:`METHODS_2D` names the five the chapter compares; :class:`Gan2DConfig` holds one run's settings, including its ``Method2D``;
 :func:`train_gan_2d` trains one MLP GAN, resumable from a checkpoint, and measures mode coverage.
 """
 
@@ -21,6 +21,7 @@ import torch.nn as nn
 
 from .. import runtime
 from ..checkpoint import resume_training, save_training
+from ..ema import ema_update
 from ..runtime import single_thread_if_cpu
 from .losses import GanLoss, get_loss, gradient_penalty, r1_penalty
 from .theory import MLP
@@ -87,10 +88,10 @@ class Method2D:
     a generator that repeats itself is easier to spot in a pack than in a single sample.
     ``r1_weight`` = :math:`\gamma` adds :math:`\tfrac{\gamma}{2}\E\lVert\nabla_x D(x)\rVert^2` on real
     data to the discriminator's loss (:func:`~aigc_lessons.gan.losses.r1_penalty`). ``ema`` > 0
-    keeps an exponential moving average of the generator's weights,
-    :math:`\bar\theta \leftarrow \text{ema}\,\bar\theta + (1-\text{ema})\,\theta` after every
-    generator step, and samples and evaluates with it (Yazici et al. 2019). ``z_dim`` is the
-    generator's latent size.
+    keeps an exponential moving average of the generator's weights
+    (:func:`aigc_lessons.ema.ema_update`, decay ``ema`` after a short warm-up) and samples and
+    evaluates with it (Yazici et al. 2019). ``z_dim`` is the
+    generator's latent size and ``batch_size`` the method's batch (``None``: the run's default).
     """
 
     loss: str
@@ -102,21 +103,25 @@ class Method2D:
     r1_weight: float = 0.0
     ema: float = 0.0
     z_dim: int = 2
+    batch_size: int | None = None
 
     def __post_init__(self):
         get_loss(self.loss)
-        if self.pack < 1 or self.d_steps < 1 or self.z_dim < 1:
-            raise ValueError(f"pack, d_steps and z_dim must be >= 1: {self}")
+        if self.pack < 1 or self.d_steps < 1 or self.z_dim < 1 or (self.batch_size is not None and self.batch_size < 1):
+            raise ValueError(f"pack, d_steps, z_dim and batch_size must be >= 1: {self}")
         if not 0.0 <= self.ema < 1.0 or self.r1_weight < 0 or self.gp_weight < 0:
             raise ValueError(f"ema must lie in [0, 1) and the penalty weights be >= 0: {self}")
 
 
-#: The four methods the 2-D notebook compares.
+#: The five methods the 2-D notebook compares. The two original losses, WGAN-GP, PacGAN, and the
+#: non-saturating loss stabilised by an R1 penalty (gamma = 1), a generator average (decay 0.999) and
+#: batches of 512.
 METHODS_2D: Mapping[str, Method2D] = MappingProxyType({
     "saturating": Method2D("saturating"),
     "non_saturating": Method2D("non_saturating"),
     "wgan_gp": Method2D("wasserstein", gp_weight=10.0, d_steps=5, lr=1e-3, betas=(0.5, 0.9)),
     "pacgan": Method2D("non_saturating", pack=2),
+    "r1_ema": Method2D("non_saturating", r1_weight=1.0, ema=0.999, batch_size=512),
 })
 
 
@@ -134,7 +139,8 @@ class Gan2DConfig:
 
     ``method`` names the training method and ``method_spec`` holds it (loss, pack, gradient penalty,
     discriminator steps, ``lr``, ``betas``, R1, EMA, latent size); left at ``None``, ``method_spec``
-    is ``METHODS_2D[method]``, and ``z_dim`` left at ``None`` is the method's.
+    is ``METHODS_2D[method]``; ``z_dim`` and ``batch_size`` left at ``None`` are the method's (a
+    batch of 256 when the method names none).
     """
 
     mixture: str = "ring"
@@ -144,7 +150,7 @@ class Gan2DConfig:
     z_dim: int | None = None
     width: int = 128
     depth: int = 3
-    batch_size: int = 256
+    batch_size: int | None = None
     steps: int = 5000
     seed: int = 0
     n_eval: int = 2500
@@ -156,8 +162,9 @@ class Gan2DConfig:
                  **overrides) -> "Gan2DConfig":
         """The configuration of ``method`` on ``mixture`` for ``mode``; keywords override fields."""
         spec = _method_spec(method)
-        # quick mode: the same number of discriminator updates for every method (WGAN-GP takes 5 per step)
-        config = runtime.for_mode(cls, mode, quick=dict(steps=5000 // spec.d_steps, checkpoint_every=1000),
+        # quick mode: the same number of discriminator updates for every method (WGAN-GP takes 5 per step),
+        # and a narrower network, so that every method, mixture and seed of the notebook fits on a CPU
+        config = runtime.for_mode(cls, mode, quick=dict(steps=4000 // spec.d_steps, width=64, checkpoint_every=1000),
                                   full=dict(steps=20_000, checkpoint_every=2000),
                                   **{"mixture": mixture, "method": method, "method_spec": spec, **overrides})
         if "snapshot_every" not in overrides:  # five snapshots whatever the number of steps
@@ -170,6 +177,8 @@ class Gan2DConfig:
             object.__setattr__(self, "method_spec", _method_spec(self.method))
         if self.z_dim is None:
             object.__setattr__(self, "z_dim", self.method_spec.z_dim)
+        if self.batch_size is None:
+            object.__setattr__(self, "batch_size", self.method_spec.batch_size or 256)
         if self.steps < 0 or self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 and steps >= 0: {self}")
         if self.batch_size % self.method_spec.pack:
@@ -335,9 +344,7 @@ def train_gan_2d(config: Gan2DConfig, device: torch.device | str | None = None, 
             z = torch.randn(n, config.z_dim, generator=gen).to(dev)
             g_log = generator_step(G, D, objective, z, opt_g, pack=spec.pack)
             if G_ema is not None:
-                with torch.no_grad():
-                    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-                        p_ema.lerp_(p, 1.0 - spec.ema)
+                ema_update(G_ema, G, spec.ema, step)
             sched_g.step()
             sched_d.step()
             for k, v in {**d_log, **g_log}.items():

@@ -111,7 +111,7 @@ def test_dcgan_levers_ema_r1_two_time_scales_and_the_monitor(tmp_path, images):
         if k.endswith(("running_mean", "running_var", "num_batches_tracked")):
             assert torch.equal(ema[k], raw[k]), k  # batch-norm statistics are copied
         else:
-            torch.testing.assert_close(ema[k], 0.9 * v + 0.1 * raw[k])  # one step of the average
+            torch.testing.assert_close(ema[k], 0.1 * v + 0.9 * raw[k])  # one update, decay warmed up to 0.1
     assert all(torch.equal(p, ema[k]) for k, p in res.generator.state_dict().items())  # the sampled generator
     assert res.history["eval_step"] == [1] and res.history["score"] == [1.5] and calls == [False]
     assert state["optimizers"]["opt_d"]["param_groups"][0]["lr"] == 3e-3

@@ -59,7 +59,7 @@ def test_the_config_holds_its_method():
         quick, full = gan.Gan2DConfig.for_mode("quick", method=name), gan.Gan2DConfig.for_mode("full", method=name)
         assert quick.method == full.method == name and quick.method_spec == full.method_spec == spec
         # quick mode: the same number of discriminator updates for every method; five snapshots a run
-        assert quick.steps * spec.d_steps == 5000 and full.steps == 20_000
+        assert quick.steps * spec.d_steps == 4000 and full.steps == 20_000 and quick.width == 64
         assert (quick.snapshot_every, quick.checkpoint_every) == (quick.steps // 5, 1000)
         assert (full.snapshot_every, full.checkpoint_every) == (4000, 2000)
     assert gan.Gan2DConfig().method_spec == gan.METHODS_2D["non_saturating"]
@@ -166,6 +166,10 @@ def test_method_validation_of_the_remedies():
     spec = gan.Method2D("non_saturating", z_dim=8)
     assert gan.Gan2DConfig(method_spec=spec).z_dim == 8  # the latent size comes with the method
     assert gan.Gan2DConfig(method_spec=spec, z_dim=3).z_dim == 3  # unless the config says otherwise
+    assert gan.Gan2DConfig(method_spec=gan.Method2D("hinge", batch_size=64)).batch_size == 64
+    assert gan.Gan2DConfig(method_spec=spec).batch_size == 256 and gan.Gan2DConfig(method="r1_ema").batch_size == 512
+    with pytest.raises(ValueError):
+        gan.Method2D("non_saturating", batch_size=0)
 
 
 def test_r1_step_adds_half_gamma_times_the_penalty():
@@ -190,8 +194,8 @@ def test_the_ema_generator_is_the_running_average_and_is_what_is_measured(tmp_pa
     seed_everything(cfg.seed)
     g0 = gan.build_gan_2d(cfg)[0].state_dict()  # the initial weights, from the same seed
     raw, ema = saved["generator"], saved["generator_ema"]
-    # two steps of theta_ema <- 0.75 theta_ema + 0.25 theta: the first step's weights are unknown here, so
-    # check the one consequence that needs none: ema differs from both the start and the raw generator
+    # two updates of the average: the first step's weights are unknown here, so check the one
+    # consequence that needs none: the average differs from both the start and the raw generator
     for k in g0:
         assert not torch.equal(ema[k], raw[k]) and not torch.equal(ema[k], g0[k])
     for k, v in res.generator.state_dict().items():
@@ -199,5 +203,5 @@ def test_the_ema_generator_is_the_running_average_and_is_what_is_measured(tmp_pa
     one = gan.Gan2DConfig(**{**cfg.__dict__, "steps": 1, "snapshot_every": 1, "checkpoint_every": 1})
     gan.train_gan_2d(one, "cpu", checkpoint_path=tmp_path / "one.pt", progress=False)
     saved = load_checkpoint(tmp_path / "one.pt")["modules"]
-    for k in g0:  # after one step the average is exactly 0.75 start + 0.25 trained
-        torch.testing.assert_close(saved["generator_ema"][k], 0.75 * g0[k] + 0.25 * saved["generator"][k])
+    for k in g0:  # after one step (decay warmed up to 0.1) the average is 0.1 start + 0.9 trained
+        torch.testing.assert_close(saved["generator_ema"][k], 0.1 * g0[k] + 0.9 * saved["generator"][k])

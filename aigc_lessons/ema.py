@@ -1,0 +1,40 @@
+"""An exponential moving average of a model's weights, the one implementation the chapters share.
+
+Sampling from the average of the last few thousand generator weights instead of the last one damps
+the oscillations of adversarial training (Yazici et al. 2019, "The Unusual Effectiveness of
+Averaging in GAN Training") and is standard for diffusion models (Ho et al. 2020).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+__all__ = ["ema_decay", "ema_update"]
+
+
+def ema_decay(decay: float, step: int) -> float:
+    r"""The decay used at update number ``step`` (0 for the first):
+    :math:`\min\bigl(\text{decay},\ \tfrac{1 + t}{10 + t}\bigr)`.
+
+    The warm-up keeps the average from remembering the random initial weights for thousands of
+    steps in a short run (with a constant 0.999 they would still weigh :math:`0.999^{1000}\approx
+    37\%` after 1,000 steps); after a few hundred updates the constant takes over.
+    """
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"an EMA decay lies in [0, 1), got {decay}")
+    if step < 0:
+        raise ValueError(f"step counts updates from 0, got {step}")
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+@torch.no_grad()
+def ema_update(average: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    r"""One update :math:`\bar\theta \leftarrow \beta\,\bar\theta + (1-\beta)\,\theta` with
+    :math:`\beta` = :func:`ema_decay` ``(decay, step)``, for every parameter; buffers (batch-norm
+    statistics) are copied from ``model``, since they are estimates, not weights being trained."""
+    beta = ema_decay(decay, step)
+    for p_avg, p in zip(average.parameters(), model.parameters(), strict=True):
+        p_avg.lerp_(p, 1.0 - beta)
+    for b_avg, b in zip(average.buffers(), model.buffers(), strict=True):
+        b_avg.copy_(b)
