@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "aigc_lessons"
 OUT = ROOT / "book" / "api"
-GROUND_FLOOR = ["runtime", "data", "files", "checkpoint", "metrics", "text", "pretrained", "mistakes", "plots",
+GROUND_FLOOR = ["runtime", "data", "files", "checkpoint", "ema", "metrics", "text", "pretrained", "mistakes", "plots",
                 "bench"]
 CHAPTERS = [("bigram", "Chapter 1"), ("gan", "Chapter 2"), ("vae", "Chapter 3"), ("attention", "Chapter 4"),
-            ("lm", "Chapter 4"), ("careers", "Chapter 5")]
+            ("lm", "Chapter 4"), ("careers", "Chapter 5"), ("diffusion", "Chapter 6")]
 
 
 def first_line(module) -> str:

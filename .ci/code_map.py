@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "book" / "_ext")]
 from api_links import lookup  # noqa: E402 - the book's own resolver of dotted names
 ROLE = re.compile(r"\{py:(?:func|class|meth|obj|data|attr)\}`(?:[^`<]*<)?~?(aigc_lessons\.[\w.]+)>?`")
-CHAPTER_ORDER = ["bigram", "gan", "vae", "attention", "lm", "careers"]
+CHAPTER_ORDER = ["bigram", "gan", "vae", "attention", "lm", "careers", "diffusion"]
 
 
 def concept(obj) -> str:

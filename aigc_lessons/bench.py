@@ -37,6 +37,8 @@ BENCHES: dict[str, str] = {
     "gan-2d": "aigc_lessons.gan:bench_2d",
     "gan-mnist": "aigc_lessons.gan:bench_mnist",
     "vae-mnist": "aigc_lessons.vae:bench_mnist",
+    "diffusion-2d": "aigc_lessons.diffusion:bench_2d",
+    "diffusion-mnist": "aigc_lessons.diffusion:bench_mnist",
     "lm-shakespeare": "aigc_lessons.lm:bench_shakespeare",
     "lm-tang": "aigc_lessons.lm:bench_tang",
     "careers-finetune": "aigc_lessons.careers:bench_finetune",

@@ -55,8 +55,11 @@ _MEASURED = "set with margin below the worst of the runs in tests/calibration.js
 #: with margin (see the test); full values: the chapters' published-quality targets.
 CHECKS: dict[str, dict[str, dict[str, Threshold]]] = {
     "gan-2d": {
+        # quick: the chosen method's high-quality share on the ring spans 0.29-0.90 over seeds and float paths
+        # (4,000 short updates); the grid is barely started in quick mode (1-6 modes, and an untrained
+        # generator's blob at the origin already covers the centre mode), so it is not a quick check
         "quick": {"ring_best_modes": Threshold(">=", 7, _MEASURED),
-                  "ring_best_high_quality": Threshold(">=", 0.75, _MEASURED)},
+                  "ring_best_high_quality": Threshold(">=", 0.28, _MEASURED)},
         "full": {"ring_best_modes": Threshold(">=", 8, "target: every ring mode"),
                  "ring_best_high_quality": Threshold(">=", 0.98, "target: 98% high-quality samples")},
     },
@@ -73,6 +76,16 @@ CHECKS: dict[str, dict[str, dict[str, Threshold]]] = {
                  "class_share_max": Threshold("<=", 0.15, "target: every class 5-15% of samples"),
                  "frechet_vs_untrained": Threshold("<", 0.10, "as in quick mode"),
                  "frechet_vs_floor": Threshold("<=", 3.0, "target: within 3x the real-vs-real floor")},
+    },
+    "diffusion-2d": {
+        "quick": {"ring_modes": Threshold(">=", 7, _MEASURED),
+                  "ring_high_quality": Threshold(">=", 0.75, _MEASURED),
+                  "grid_modes": Threshold(">=", 23, _MEASURED),
+                  "grid_high_quality": Threshold(">=", 0.75, _MEASURED)},
+        "full": {"ring_modes": Threshold(">=", 8, "target: every ring mode"),
+                 "ring_high_quality": Threshold(">=", 0.98, "target: as the GAN chapter's"),
+                 "grid_modes": Threshold(">=", 25, "target: every grid mode"),
+                 "grid_high_quality": Threshold(">=", 0.97, "target: as the GAN chapter's")},
     },
     "first-look-bigram": {
         "quick": {"uniform_over_model_perplexity": Threshold(">", 4.0, _MEASURED)},
@@ -131,15 +144,15 @@ def assert_checks(name: str, metrics: dict[str, float], mode: str | None = None)
 
 
 def _gan_2d(seed: int, untrained: bool) -> dict[str, float]:
-    """Notebook 02's selection: every method on the ring, the best by (modes, high quality)."""
+    """Notebook 02's choice: every method on both mixtures with one seed, the best by the protocol's score."""
     from . import gan
 
-    study = gan.Study2DConfig.for_mode("quick")
-    extra = {"steps": 0} if untrained else {}
-    configs = [gan.Gan2DConfig.for_mode("quick", method=k, mixture="ring", seed=seed, **extra) for k in study.methods]
-    runs = gan.train_many_2d(configs, "cpu", workers=1, progress=False)
-    best = max(runs, key=lambda r: (r.modes_covered, r.high_quality))
-    return {"ring_best_modes": best.modes_covered, "ring_best_high_quality": best.high_quality}
+    study = gan.Study2DConfig.for_mode("quick", seeds=(seed,), workers=1,
+                                       run_overrides={"steps": 0} if untrained else {})
+    result = gan.compare_methods_2d(study, "quick", "cpu", progress=False)
+    ring, grid = result.runs[("ring", result.best)][0], result.runs[("grid", result.best)][0]
+    return {"ring_best_modes": ring.modes_covered, "ring_best_high_quality": ring.high_quality,
+            "grid_best_modes": grid.modes_covered, "grid_best_high_quality": grid.high_quality}
 
 
 def _gan_mnist(seed: int, untrained: bool) -> dict[str, float]:
@@ -160,6 +173,17 @@ def _gan_mnist(seed: int, untrained: bool) -> dict[str, float]:
             "class_share_min": trained.class_share_min, "class_share_max": trained.class_share_max,
             "frechet_vs_untrained": trained.frechet / fresh.frechet,
             "frechet_vs_floor": trained.frechet / evaluator.frechet_floor}
+
+
+def _diffusion_2d(seed: int, untrained: bool) -> dict[str, float]:
+    """Notebook 12: the MLP denoiser on the ring and on the grid, DDIM samples scored by mode coverage."""
+    from . import diffusion
+
+    extra = {"steps": 0} if untrained else {}
+    runs = diffusion.seed_runs_2d("quick", seeds=(seed,), device="cpu", progress=False, **extra)
+    ring, grid = runs["ring"][0], runs["grid"][0]
+    return {"ring_modes": ring.modes_covered, "ring_high_quality": ring.high_quality,
+            "grid_modes": grid.modes_covered, "grid_high_quality": grid.high_quality}
 
 
 def _bigram(seed: int, untrained: bool) -> dict[str, float]:
@@ -232,6 +256,7 @@ def _finetune(seed: int, untrained: bool) -> dict[str, float]:
 MEASURES: dict[str, Callable[[int, bool], dict[str, float]]] = {
     "gan-2d": _gan_2d,
     "gan-mnist": _gan_mnist,
+    "diffusion-2d": _diffusion_2d,
     "first-look-bigram": _bigram,
     "vae-mnist": _vae,
     "lm-shakespeare": lambda seed, untrained: _lm("shakespeare", seed, untrained),

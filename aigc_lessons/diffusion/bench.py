@@ -1,0 +1,135 @@
+"""The chapter's benchmarks, ``diffusion-2d`` and ``diffusion-mnist``, with the GAN chapter's metrics.
+
+:func:`seed_runs_2d` trains the MLP denoiser on each mixture for several seeds and :func:`table_2d`
+puts the runs in the GAN chapter's table layout; :func:`bench_2d` (the GAN chapter's five seeds, ring
+of 8 and grid of 25) and :func:`bench_mnist` (classifier metrics of generated digits, plus the number of
+sampling steps) produce the metrics of CONVENTIONS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .. import runtime
+from .models import UNet
+from .train import Diffusion2DConfig, Diffusion2DResult, DiffusionMnistConfig, generate_digits, train_diffusion_2d, \
+    train_diffusion_mnist
+
+__all__ = ["Study2DConfig", "SEEDS_2D", "seed_runs_2d", "table_2d", "summary_2d", "bench_2d", "score_digits", "bench_mnist"]
+
+#: the GAN chapter's seeds (:class:`aigc_lessons.gan.Study2DConfig`)
+SEEDS_2D = (0, 1, 2, 3, 4)
+
+
+
+
+@dataclass(frozen=True)
+class Study2DConfig:
+    """What notebook 12 runs: the seeds and mixtures of the table, the GAN method trained beside the
+    diffusion model in quick mode (full mode reads the GAN records in ``results/``), its number of
+    steps, and the sampling steps of the DDPM-versus-DDIM curve. The GAN is the GAN chapter's
+    stabilised method (``r1_ema``) with that chapter's own configuration for the mode, so the
+    comparison is with the best GAN of the book, not a straw man."""
+
+    seeds: tuple[int, ...] = SEEDS_2D
+    mixtures: tuple[str, ...] = ("ring", "grid")
+    gan_method: str = "r1_ema"
+    gan_steps: int = 4000
+    curve_steps: tuple[int, ...] = (5, 10, 20, 50, 100, 250)
+
+    @classmethod
+    def for_mode(cls, mode: str | None = None, **overrides) -> "Study2DConfig":
+        """Quick: two seeds (CPU minutes for the whole notebook). Full: the GAN chapter's five seeds."""
+        return runtime.for_mode(cls, mode, quick=dict(seeds=(0, 1), gan_steps=4000),
+                                full=dict(seeds=SEEDS_2D, gan_steps=20_000), **overrides)
+
+
+def seed_runs_2d(mode: str, seeds: tuple[int, ...] = SEEDS_2D, mixtures: tuple[str, ...] = ("ring", "grid"),
+                 device: torch.device | str | None = None, progress: bool = True,
+                 **overrides) -> dict[str, list[Diffusion2DResult]]:
+    """``mixture -> runs``, one :func:`train_diffusion_2d` per seed with ``Diffusion2DConfig.for_mode(mode)``."""
+    return {mix: [train_diffusion_2d(Diffusion2DConfig.for_mode(mode, mixture=mix, seed=s, **overrides), device,
+                                     progress=progress) for s in seeds] for mix in mixtures}
+
+
+def table_2d(runs: dict[str, list[Diffusion2DResult]], method: str = "diffusion (DDIM)"):
+    """One row per mixture in the GAN chapter's table layout: means and spreads over seeds, per-seed values."""
+    import pandas as pd
+
+    from ..gan.toy2d import get_mixture
+
+    rows = []
+    for mix, rs in runs.items():
+        modes = np.array([r.modes_covered for r in rs], dtype=float)
+        hq = np.array([r.high_quality for r in rs], dtype=float)
+        rows.append({"mixture": mix, "method": method, "steps": rs[0].config.steps, "seeds": len(rs),
+                     "modes_mean": modes.mean(), "modes_std": modes.std(ddof=1) if len(rs) > 1 else float("nan"),
+                     "n_modes": get_mixture(mix).n_modes, "hq_mean": hq.mean(),
+                     "hq_std": hq.std(ddof=1) if len(rs) > 1 else float("nan"),
+                     "per_seed_modes": [int(v) for v in modes], "per_seed_hq": [round(float(v), 4) for v in hq],
+                     "train_seconds": float(sum(r.train_seconds for r in rs))})
+    return pd.DataFrame(rows)
+
+
+def summary_2d(runs: dict[str, list[Diffusion2DResult]]) -> dict[str, object]:
+    """The ``gan-2d`` metric names: ``MIXTURE.modes_covered`` and ``MIXTURE.high_quality`` (means), ``per_seed``."""
+    metrics: dict[str, object] = {}
+    per_seed: dict[str, list[float]] = {}
+    for mix, rs in runs.items():
+        per_seed[f"{mix}.modes_covered"] = [r.modes_covered for r in rs]
+        per_seed[f"{mix}.high_quality"] = [r.high_quality for r in rs]
+        metrics[f"{mix}.modes_covered"] = float(np.mean(per_seed[f"{mix}.modes_covered"]))
+        metrics[f"{mix}.high_quality"] = float(np.mean(per_seed[f"{mix}.high_quality"]))
+    metrics["per_seed"] = per_seed
+    return metrics
+
+
+def bench_2d(mode: str, device: torch.device) -> dict[str, object]:
+    """``python -m aigc_lessons.bench diffusion-2d``: five seeds on the ring of 8 and the grid of 25.
+
+    The MLPs are small, so they train on the CPU even when a GPU is present (as the GAN chapter's study does).
+    """
+    runs = seed_runs_2d(mode, device="cpu")
+    return {"config": {mix: asdict(rs[0].config) for mix, rs in runs.items()}, "metrics": summary_2d(runs),
+            "train_seconds": float(sum(r.train_seconds for rs in runs.values() for r in rs))}
+
+
+def score_digits(evaluator, images: torch.Tensor) -> dict[str, float]:
+    """The ``gan-mnist`` metric names of ``images`` scored by an :class:`aigc_lessons.metrics.MnistEvaluator`."""
+    m = evaluator(images)
+    return {"class_share_min": m.class_share_min, "class_share_max": m.class_share_max,
+            "classes_present": m.classes_present, "mean_confidence": m.mean_confidence, "frechet": m.frechet}
+
+
+def bench_mnist(mode: str, device: torch.device) -> dict[str, object]:
+    """``python -m aigc_lessons.bench diffusion-mnist``: the U-Net's unconditional samples, scored.
+
+    Metrics (CONVENTIONS.md): those of ``gan-mnist`` for ``n_eval`` unconditional samples (10,000 in
+    full mode) drawn with DDIM on ``sampling_steps`` steps; plus, for context, the same scores of
+    class-conditional samples (uniform labels) at the config's guidance scale and the untrained
+    U-Net's Fréchet distance.
+    """
+    from ..data import load_mnist
+    from ..metrics import mnist_evaluator
+
+    data = (load_mnist("train"), load_mnist("test"))
+    evaluator = mnist_evaluator(mode, device, data=data)
+    config = DiffusionMnistConfig.for_mode(mode)
+    result = train_diffusion_mnist(config, device, images=data[0][0], labels=data[0][1])
+    n, steps = config.n_eval, config.sample_steps
+    trained = score_digits(evaluator, generate_digits(result.model, result.schedule, n, steps=steps, seed=123))
+    labels = torch.arange(n) % 10
+    guided = score_digits(evaluator, generate_digits(result.model, result.schedule, n, labels=labels,
+                                                     guidance=config.guidance, steps=steps, seed=123))
+    torch.manual_seed(config.seed)
+    fresh = UNet(config.channels, config.emb_dim).to(device)
+    untrained = score_digits(evaluator, generate_digits(fresh, result.schedule, n, steps=steps, seed=123))
+    return {"config": {"diffusion": asdict(config), "classifier": asdict(evaluator.classifier.config)},
+            "metrics": {**trained, "frechet_real_floor": evaluator.frechet_floor, "sampling_steps": steps,
+                        "n_samples": n, "frechet_untrained": untrained["frechet"],
+                        "guided": {"guidance": config.guidance, **guided},
+                        "classifier_test_accuracy": evaluator.classifier.test_accuracy},
+            "train_seconds": result.train_seconds}

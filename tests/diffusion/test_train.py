@@ -1,0 +1,115 @@
+"""Training: configurations, exact resume from a checkpoint, clear errors, samples, benchmarks."""
+
+import pytest
+import torch
+
+from aigc_lessons import bench, diffusion
+from aigc_lessons.checkpoint import CheckpointError
+from aigc_lessons.gan import get_mixture
+
+from .conftest import tiny_unet_config
+
+
+def test_configs_put_quick_and_full_side_by_side():
+    q, f = diffusion.Diffusion2DConfig.for_mode("quick"), diffusion.Diffusion2DConfig.for_mode("full")
+    assert f.steps > q.steps and f.width >= q.width
+    qm, fm = diffusion.DiffusionMnistConfig.for_mode("quick"), diffusion.DiffusionMnistConfig.for_mode("full")
+    assert fm.n_eval == 10_000 and qm.n_eval < fm.n_eval and fm.steps > qm.steps
+    assert diffusion.Diffusion2DConfig.for_mode("quick", mixture="grid", seed=3).seed == 3
+
+
+def test_bad_configurations_give_clear_errors():
+    with pytest.raises(ValueError, match="Unknown AIGC mode 'fast'"):
+        diffusion.Diffusion2DConfig.for_mode("fast")
+    with pytest.raises(ValueError, match="Unknown AIGC mode"):
+        diffusion.DiffusionMnistConfig.for_mode("medium")
+    with pytest.raises(KeyError, match="valid names are: linear, cosine"):
+        diffusion.Diffusion2DConfig.for_mode("quick", schedule="sqrt")
+    with pytest.raises(KeyError, match="valid names are: ring, grid"):
+        diffusion.Diffusion2DConfig.for_mode("quick", mixture="spiral")
+    with pytest.raises(TypeError):
+        diffusion.DiffusionMnistConfig.for_mode("quick", not_a_field=1)
+
+
+def test_trained_2d_model_beats_its_untrained_self(tiny_2d, linear):
+    losses = tiny_2d.history["loss"]
+    assert sum(losses[-50:]) / 50 < 0.6 * sum(losses[:10]) / 10
+    fresh = diffusion.MLPDenoiser(2, 64, 2, 64, 6)
+    pts = get_mixture("ring").sample(2000, torch.Generator().manual_seed(5))
+    gen = lambda: torch.Generator().manual_seed(6)  # noqa: E731
+    with torch.no_grad():
+        trained = diffusion.noise_prediction_loss(tiny_2d.model, linear, pts, generator=gen())
+        untrained = diffusion.noise_prediction_loss(fresh, linear, pts, generator=gen())
+    assert float(trained) < 0.5 * float(untrained)
+    assert tiny_2d.samples.shape == (500, 2) and bool(torch.isfinite(tiny_2d.samples).all())
+
+
+def test_2d_resume_reproduces_the_uninterrupted_run(tmp_path):
+    config = diffusion.Diffusion2DConfig.for_mode("quick", width=16, depth=1, steps=30, n_eval=100, sample_steps=5,
+                                                  checkpoint_every=10)
+    whole = diffusion.train_diffusion_2d(config, "cpu", progress=False)
+    path = tmp_path / "d2.pt"
+    first = diffusion.train_diffusion_2d(config, "cpu", checkpoint_path=path, stop_after=20, progress=False)
+    assert len(first.history["loss"]) == 20
+    again = diffusion.train_diffusion_2d(config, "cpu", checkpoint_path=path, progress=False)
+    assert again.resumed_from == 20
+    assert again.history["loss"] == whole.history["loss"]
+    for a, b in zip(again.model.state_dict().values(), whole.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert torch.equal(again.samples, whole.samples)
+    other = diffusion.Diffusion2DConfig.for_mode("quick", width=16, depth=1, steps=30, n_eval=100, sample_steps=5,
+                                                 checkpoint_every=10, lr=1e-4)
+    with pytest.raises(CheckpointError, match="lr"):
+        diffusion.train_diffusion_2d(other, "cpu", checkpoint_path=path, progress=False)
+
+
+def test_mnist_resume_reproduces_the_uninterrupted_run(tmp_path, digits):
+    images, labels = digits
+    config = tiny_unet_config()
+    whole = diffusion.train_diffusion_mnist(config, "cpu", images=images, labels=labels, progress=False)
+    path = tmp_path / "mnist.pt"
+    diffusion.train_diffusion_mnist(config, "cpu", images=images, labels=labels, checkpoint_path=path, stop_after=3,
+                                    progress=False)
+    again = diffusion.train_diffusion_mnist(config, "cpu", images=images, labels=labels, checkpoint_path=path,
+                                            progress=False)
+    assert again.resumed_from == 3 and again.history["loss"] == whole.history["loss"]
+    for a, b in zip(again.model.state_dict().values(), whole.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_mnist_training_refuses_bad_images(digits):
+    images, labels = digits
+    config = tiny_unet_config(steps=1)
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        diffusion.train_diffusion_mnist(config, "cpu", images=images.reshape(-1, 784), labels=labels, progress=False)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        diffusion.train_diffusion_mnist(config, "cpu", images=images * 2 - 1, labels=labels, progress=False)
+    with pytest.raises(ValueError, match="one label per image"):
+        diffusion.train_diffusion_mnist(config, "cpu", images=images, labels=labels[:10], progress=False)
+
+
+def test_generated_digits_are_images_in_the_unit_range(digits):
+    torch.manual_seed(0)
+    model = diffusion.UNet((8, 8, 16), 16)
+    sched = diffusion.get_schedule("linear")
+    a = diffusion.generate_digits(model, sched, 6, steps=3, seed=1, batch=4)
+    assert a.shape == (6, 1, 28, 28) and float(a.min()) >= 0 and float(a.max()) <= 1
+    assert torch.equal(a, diffusion.generate_digits(model, sched, 6, steps=3, seed=1, batch=4))
+    guided = diffusion.generate_digits(model, sched, 6, labels=torch.arange(6), guidance=2.0, steps=3, seed=1)
+    assert guided.shape == a.shape and not torch.equal(guided, a)
+
+
+def test_sample_2d_names_its_samplers(tiny_2d):
+    with pytest.raises(KeyError, match="ddim, ddpm"):
+        diffusion.sample_2d(tiny_2d.model, tiny_2d.schedule, 10, sampler="euler")
+    assert diffusion.sample_2d(tiny_2d.model, tiny_2d.schedule, 10, sampler="ddpm", steps=5).shape == (10, 2)
+
+
+def test_benchmarks_are_registered_and_report_the_gan_metric_names(tiny_2d):
+    assert bench.resolve("diffusion-2d") is diffusion.bench_2d
+    assert bench.resolve("diffusion-mnist") is diffusion.bench_mnist
+    summary = diffusion.summary_2d({"ring": [tiny_2d, tiny_2d]})
+    assert summary["ring.modes_covered"] == tiny_2d.modes_covered
+    assert summary["per_seed"]["ring.high_quality"] == [tiny_2d.high_quality] * 2
+    table = diffusion.table_2d({"ring": [tiny_2d, tiny_2d]})
+    assert list(table["n_modes"]) == [8] and table["modes_std"][0] == 0
