@@ -16,6 +16,10 @@ model is
 
 Full mode has its own thresholds: the published-quality targets of each chapter. Notebooks call
 :func:`assert_checks` with their measured values and the mode, so one code path serves both modes.
+
+The unit tests' thresholds on trained models follow the same rule: the entries named ``unit-*`` measure
+exactly the training a group of tests runs, and the tests get their metrics from :func:`run_unit` and
+their thresholds from :data:`CHECKS` (quick mode; the performance page leaves these entries out).
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
-__all__ = ["Threshold", "CHECKS", "failures", "assert_checks", "measure", "MEASURES", "FLOAT_PATHS", "main"]
+__all__ = ["Threshold", "CHECKS", "failures", "assert_checks", "measure", "run_unit", "MEASURES", "FLOAT_PATHS",
+           "main"]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, ">": operator.gt, "<=": operator.le,
                                                    "<": operator.lt}
@@ -118,15 +123,24 @@ CHECKS: dict[str, dict[str, dict[str, Threshold]]] = {
 }
 
 
-def failures(name: str, metrics: dict[str, float], mode: str | None = None) -> list[str]:
-    """The checks of ``name`` that ``metrics`` fail in ``mode`` (empty when all hold)."""
+def failures(name: str, metrics: dict[str, float], mode: str | None = None,
+             only: Iterable[str] | None = None) -> list[str]:
+    """The checks of ``name`` that ``metrics`` fail in ``mode`` (empty when all hold); ``only`` restricts
+    them to the metrics it names (a unit test asserts the checks of its own lines)."""
     from . import runtime
 
     m = runtime.resolve_mode(mode)
     if name not in CHECKS:
         raise KeyError(f"Unknown check {name!r}; valid names are: {', '.join(CHECKS)}.")
+    checks = CHECKS[name][m]
+    if only is not None:
+        only = list(only)
+        unknown = [k for k in only if k not in checks]
+        if unknown:
+            raise KeyError(f"check {name!r} has no metric {unknown}; valid metrics are: {', '.join(checks)}.")
+        checks = {k: checks[k] for k in only}
     out = []
-    for metric, th in CHECKS[name][m].items():
+    for metric, th in checks.items():
         if metric not in metrics:
             raise KeyError(f"check {name!r} needs the metric {metric!r}; got {sorted(metrics)}")
         if not th.holds(float(metrics[metric])):
@@ -134,9 +148,11 @@ def failures(name: str, metrics: dict[str, float], mode: str | None = None) -> l
     return out
 
 
-def assert_checks(name: str, metrics: dict[str, float], mode: str | None = None) -> None:
-    """Raise ``AssertionError`` listing every check of ``name`` that ``metrics`` fail in ``mode``."""
-    bad = failures(name, metrics, mode)
+def assert_checks(name: str, metrics: dict[str, float], mode: str | None = None,
+                  only: Iterable[str] | None = None) -> None:
+    """Raise ``AssertionError`` listing every check of ``name`` (or of its metrics in ``only``) that
+    ``metrics`` fail in ``mode``."""
+    bad = failures(name, metrics, mode, only)
     assert not bad, f"{name}: " + "; ".join(bad)
 
 
@@ -266,11 +282,33 @@ MEASURES: dict[str, Callable[[int, bool], dict[str, float]]] = {
 }
 
 
+# the unit tests' entries (a module of their own; it needs Threshold and _MEASURED from above)
+from .calibrate_units import UNIT_CHECKS, UNIT_MEASURES  # noqa: E402
+
+CHECKS.update(UNIT_CHECKS)
+MEASURES.update(UNIT_MEASURES)
+
+
 def measure(name: str, seed: int = 0, *, untrained: bool = False) -> dict[str, float]:
     """Run check ``name``'s quick-mode training for ``seed`` (or none, ``untrained``) and return its metrics."""
     if name not in MEASURES:
         raise KeyError(f"Unknown check {name!r}; valid names are: {', '.join(MEASURES)}.")
     return {k: float(v) for k, v in MEASURES[name](seed, untrained).items()}
+
+
+def run_unit(name: str, seed: int = 0, **inputs) -> tuple[dict[str, float], dict[str, object]]:
+    """Run unit check ``name``'s training at ``seed`` as :func:`measure` does: ``(metrics, objects)``.
+
+    ``objects`` holds what the tests inspect beyond the thresholds (the trained model, the report, the
+    result). ``inputs`` passes data the tests already hold (``data``, ``splits``, ``encoder``: the same
+    objects the measure would load itself), so nothing is read twice.
+    """
+    if not name.startswith("unit-") or name not in MEASURES:
+        raise KeyError(f"Unknown unit check {name!r}; valid names are: "
+                       f"{', '.join(k for k in MEASURES if k.startswith('unit-'))}.")
+    objects: dict[str, object] = {}
+    metrics = MEASURES[name](seed, False, keep=objects, **inputs)
+    return {k: float(v) for k, v in metrics.items()}, objects
 
 
 # --------------------------------------------------------------------------------- the command line
@@ -306,13 +344,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--settings", nargs="+", default=["native:1", "avx2:2"],
                         help="float path and thread count of each run, e.g. native:1 avx2:2 generic:1")
-    parser.add_argument("--workers", type=int, default=2, help="runs at once (each in its own process)")
+    parser.add_argument("--workers", type=int, default=2, help="runs at once (each in its own process); on two cores use 1 for the checks whose training pins two "
+                             "threads (vae-mnist, gan-mnist, careers-finetune), or the runs oversubscribe the cores")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "tests" / "calibration.json"))
     args = parser.parse_args(argv)
     from concurrent.futures import ThreadPoolExecutor
 
+    from .files import atomic_write
+
     out_path = Path(args.out)
-    table = json.loads(out_path.read_text()) if out_path.is_file() else {}
     settings = [(s.split(":")[0], int(s.split(":")[1])) for s in args.settings]
     for name in args.names:
         jobs = [(name, seed, path, threads) for seed in args.seeds for path, threads in settings]
@@ -320,8 +360,10 @@ def main(argv: list[str] | None = None) -> int:
             runs = list(pool.map(lambda job: _run_one(*job), jobs))
         import torch
 
+        # read the table again just before writing: another calibration may have written other entries meanwhile
+        table = json.loads(out_path.read_text()) if out_path.is_file() else {}
         table[name] = {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d"), "runs": runs}
-        out_path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+        atomic_write(out_path, (json.dumps(table, indent=1, sort_keys=True) + "\n").encode())
         worst = {k: (min if CHECKS[name]["quick"][k].op.startswith(">") else max)(r["metrics"][k] for r in runs)
                  for k in CHECKS[name]["quick"]}
         print(f"{name}: {len(runs)} runs, worst {worst}, thresholds "

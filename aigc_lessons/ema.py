@@ -7,10 +7,18 @@ Averaging in GAN Training") and is standard for diffusion models (Ho et al. 2020
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn as nn
 
-__all__ = ["ema_decay", "ema_update"]
+__all__ = ["averaged_copy", "ema_decay", "ema_update"]
+
+
+def averaged_copy(model: nn.Module) -> nn.Module:
+    """The start of a moving average of ``model``: an independent copy of it (weights and buffers) that
+    takes no gradients; :func:`ema_update` then moves it after every optimiser step."""
+    return copy.deepcopy(model).requires_grad_(False)
 
 
 def ema_decay(decay: float, step: int) -> float:

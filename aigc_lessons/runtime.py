@@ -156,6 +156,33 @@ def single_thread_if_cpu(device: torch.device | str) -> contextlib.AbstractConte
 
 
 @contextlib.contextmanager
+def reproducible(device: torch.device | str, threads: int | None, deterministic: bool) -> Iterator[None]:
+    """Run a training loop with ``threads`` CPU threads (on a CPU) and, if ``deterministic``, torch's
+    deterministic algorithms; restore both afterwards.
+
+    Every trainer's loop runs inside this block, with the two values from its config: quick mode pins
+    the thread count (so the order of floating-point sums, and with it a chaotic run's result, does
+    not depend on how many cores the machine has) and asks for deterministic kernels
+    (``torch.use_deterministic_algorithms``), which matter on a GPU (scatter-adds, some convolution
+    backward passes) and cost next to nothing on a CPU. Full mode passes ``None`` and ``False``: the
+    fastest kernels and every core. Where torch has no deterministic kernel for an operation it warns
+    instead of failing (``warn_only``), so a quick run on a GPU still completes.
+    """
+    if not isinstance(deterministic, bool):
+        raise TypeError(f"deterministic must be a bool, got {deterministic!r}")
+    dev = torch.device(device)
+    was_on = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    with cpu_threads(threads if dev.type == "cpu" else None):
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was_on, warn_only=was_warn_only)
+
+
+@contextlib.contextmanager
 def distributed(device: torch.device | str | None = None) -> Iterator[tuple[int, int, torch.device]]:
     """The process group of a ``torchrun`` launch, as ``(rank, world_size, device)``.
 

@@ -36,3 +36,17 @@ def mirror() -> Path:
             "(make test does this when ../shared/data-mirror exists)."
         )
     return path
+
+
+@pytest.fixture
+def optimizer_step_state():
+    """A list that receives ``(threads, deterministic algorithms on)`` at every optimiser step taken
+    while the test runs (a global step hook: the state inside the training loop, not a mock of it)."""
+    import torch
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    seen: list[tuple[int, bool]] = []
+    handle = register_optimizer_step_pre_hook(
+        lambda opt, args, kwargs: seen.append((torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())))
+    yield seen
+    handle.remove()

@@ -50,6 +50,25 @@ def test_assert_checks_names_every_failure():
         calibrate.failures("vae-mnist", {}, "quick")
     with pytest.raises(KeyError, match="valid names"):
         calibrate.failures("diffusion", {}, "quick")
+    # a unit test asserts the checks of its own lines only: the other metrics need not be there
+    calibrate.assert_checks("unit-vae-bench", {"test_nll_nats": 190.0}, "quick", only=["test_nll_nats"])
+    with pytest.raises(AssertionError, match=r"^unit-vae-bench: test_nll_nats = 300, expected < 250"):
+        calibrate.assert_checks("unit-vae-bench", {"test_nll_nats": 300.0, "neg_elbo_minus_nll": 9.0}, "quick",
+                                only=["test_nll_nats"])
+    with pytest.raises(KeyError, match="has no metric"):
+        calibrate.failures("unit-vae-bench", {"nll": 1.0}, "quick", only=["nll"])
+    with pytest.raises(KeyError, match="Unknown unit check"):
+        calibrate.run_unit("vae-mnist")
+
+
+def test_unit_checks_repeat_their_quick_thresholds_in_full_mode():
+    """Unit tests run in quick mode; their full-mode entries repeat the quick values and say so."""
+    units = [name for name in calibrate.CHECKS if name.startswith("unit-")]
+    assert units and set(units) == {name for name in calibrate.MEASURES if name.startswith("unit-")}
+    for name in units:
+        quick, full = calibrate.CHECKS[name]["quick"], calibrate.CHECKS[name]["full"]
+        assert {k: (t.op, t.value) for k, t in quick.items()} == {k: (t.op, t.value) for k, t in full.items()}, name
+        assert {t.why for t in full.values()} == {"unit test: quick mode only"}, name
 
 
 @pytest.mark.parametrize("name", sorted(calibrate.MEASURES))

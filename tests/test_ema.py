@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from aigc_lessons.ema import ema_decay, ema_update
+from aigc_lessons.ema import averaged_copy, ema_decay, ema_update
 
 
 def test_decay_warms_up_then_stays_constant():
@@ -33,3 +33,15 @@ def test_update_averages_parameters_and_copies_buffers():
     torch.testing.assert_close(average.weight, 0.1 * torch.tensor([2.8, 2.0, 1.2]) + 0.9 * torch.tensor([1.0, 2.0, 3.0]))
     with pytest.raises(ValueError):
         ema_update(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)), 0.9, 0)
+
+
+def test_averaged_copy_is_independent_and_takes_no_gradients():
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    average = averaged_copy(model)
+    assert all(not p.requires_grad for p in average.parameters())
+    assert all(p.requires_grad for p in model.parameters())
+    for a, b in zip(average.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    assert not torch.equal(average[0].weight, model[0].weight)

@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from aigc_lessons import metrics
+from aigc_lessons import calibrate, metrics, runtime
 from aigc_lessons.data import load_mnist
 
 
@@ -77,7 +77,8 @@ def test_real_samples_of_a_2d_gaussian_score_98_9_percent():
     assert cov.high_quality == pytest.approx(1 - math.exp(-4.5), abs=2e-3)
 
 
-TINY = metrics.ClassifierConfig(c1=8, c2=16, feature_dim=32, epochs=2, batch_size=64, lr=5e-3, train_subset=4096)
+TINY = metrics.ClassifierConfig(c1=8, c2=16, feature_dim=32, epochs=2, batch_size=64, lr=5e-3, train_subset=4096,
+                                seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -85,14 +86,24 @@ def mnist():
     return load_mnist("train"), load_mnist("test")
 
 
-def test_classifier_is_cached_atomically_and_reused(tmp_path, monkeypatch, mnist):
+@pytest.fixture(scope="module")
+def unit_classifier(mnist):
+    """TINY trained once (the calibrated unit-mnist-classifier run at seed 0): ``(metrics, objects)``."""
+    unit, objects = calibrate.run_unit("unit-mnist-classifier", TINY.seed, data=mnist)
+    assert objects["config"] == TINY
+    return unit, objects
+
+
+def test_classifier_is_cached_atomically_and_reused(tmp_path, monkeypatch, mnist, unit_classifier):
     monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path))
     path = metrics.classifier_path(TINY)
     assert path.parent == tmp_path / "models"
     first = metrics.load_or_train_mnist_classifier(config=TINY, progress=False, data=mnist)
     assert not first.from_cache and path.exists()
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
-    assert first.test_accuracy > 0.85  # 4,096 images, two epochs: well above chance (0.1)
+    unit, _ = unit_classifier
+    assert first.test_accuracy == unit["test_accuracy"]  # the calibrated training: same seed, same threads
+    calibrate.assert_checks("unit-mnist-classifier", unit, "quick", only=["test_accuracy"])  # 4,096 images, two epochs
     again = metrics.load_or_train_mnist_classifier(config=TINY, progress=False, data=mnist)
     assert again.from_cache and again.test_accuracy == first.test_accuracy
     for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
@@ -103,17 +114,22 @@ def test_classifier_is_cached_atomically_and_reused(tmp_path, monkeypatch, mnist
     assert not metrics.load_or_train_mnist_classifier(config=TINY, progress=False, data=mnist).from_cache
 
 
-def test_classifier_metrics_on_real_and_degenerate_images(tmp_path, monkeypatch, mnist):
-    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path))
-    clf = metrics.load_or_train_mnist_classifier(config=TINY, progress=False, data=mnist).model
-    reference, floor = metrics.real_frechet_floor(clf, n=2000, data=mnist)
+def test_classifier_metrics_on_real_and_degenerate_images(mnist, unit_classifier):
+    unit, objects = unit_classifier
+    clf, reference, floor = objects["classifier"], objects["reference"], objects["floor"]
+    again, floor_again = metrics.real_frechet_floor(clf, n=2000, data=mnist)
+    assert floor_again == floor and np.array_equal(again.mu, reference.mu)
     (_, _), (xt, _) = mnist
     real = metrics.classifier_metrics(xt[2000:4000], clf, reference)
-    assert real.classes_present == 10 and 0.04 < real.class_share_min <= real.class_share_max < 0.2
-    assert sum(real.class_shares) == pytest.approx(1.0)
+    assert real == objects["real"]
+    # all ten digits among 2,000 real test images, every one with a share in (4%, 20%)
+    calibrate.assert_checks("unit-mnist-classifier", unit, "quick",
+                            only=["real_classes_present", "real_class_share_min", "real_class_share_max"])
+    assert real.class_share_min <= real.class_share_max and sum(real.class_shares) == pytest.approx(1.0)
     blank = metrics.classifier_metrics(torch.zeros(500, 1, 28, 28), clf, reference)
     assert blank.class_share_max == 1.0  # one image repeated: one class
-    assert blank.frechet > 10 * max(real.frechet, floor)
+    assert unit["blank_frechet_over_real"] == blank.frechet / max(real.frechet, floor)
+    calibrate.assert_checks("unit-mnist-classifier", unit, "quick", only=["blank_frechet_over_real"])  # > 10x
     with pytest.raises(ValueError):
         metrics.classifier_metrics(torch.zeros(5, 1, 7, 7), clf, reference)
 
@@ -123,6 +139,14 @@ def test_mnist_evaluator_bundles_the_classifier_its_reference_and_the_floor(tmp_
     ev = metrics.mnist_evaluator("quick", progress=False, data=mnist)
     assert ev.classifier.config == metrics.ClassifierConfig.for_mode("quick")
     assert ev.reference.mu.shape == (ev.classifier.config.feature_dim,)
+    # the reference is the 10,000 real test images; the floor, their distance to 10,000 other real digits
+    # (training images drawn with seed 0), which is not 0
+    (x, _), (xt, _) = mnist
+    test_feats, _ = metrics.classifier_features(ev.classifier.model, xt[:10_000])
+    others = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:10_000]]
+    train_feats, _ = metrics.classifier_features(ev.classifier.model, others)
+    np.testing.assert_allclose(ev.reference.mu, test_feats.double().mean(0).numpy(), rtol=1e-5, atol=1e-6)
+    assert ev.frechet_floor == pytest.approx(metrics.frechet_distance_features(test_feats, train_feats), rel=1e-6)
     assert ev.frechet_floor > 0
     again = metrics.mnist_evaluator("quick", progress=False, data=mnist)
     assert again.classifier.from_cache and again.frechet_floor == pytest.approx(ev.frechet_floor)
@@ -173,6 +197,17 @@ def test_classifier_config_for_mode():
     quick, full = metrics.ClassifierConfig.for_mode("quick"), metrics.ClassifierConfig.for_mode("full")
     assert (quick.c1, quick.c2, quick.feature_dim, quick.epochs) == (16, 32, 64, 2)
     assert (full.c1, full.c2, full.feature_dim, full.epochs) == (32, 64, 128, 6)
+    assert quick.cpu_threads == full.cpu_threads == 2  # a measuring instrument: pinned in both modes
+
+
+def test_classifier_trains_on_its_pinned_threads(mnist, optimizer_step_state):
+    """Every optimiser step of the classifier's training sees the config's thread count; the caller's
+    number is restored afterwards (so its weights, and the gan-mnist calibration, do not depend on the machine)."""
+    config = metrics.ClassifierConfig(c1=4, c2=4, feature_dim=8, epochs=1, batch_size=64, train_subset=256)
+    with runtime.cpu_threads(1):
+        metrics.train_mnist_classifier(config, "cpu", progress=False, data=mnist)
+        assert torch.get_num_threads() == 1
+    assert optimizer_step_state and {threads for threads, _ in optimizer_step_state} == {2}
     assert metrics.ClassifierConfig.for_mode("full", epochs=1).epochs == 1
 
 
@@ -199,3 +234,18 @@ def test_gaussian_stats_from_tensors_arrays_and_lists_in_float64():
         metrics.gaussian_stats(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="feature dimensions differ"):
         metrics.frechet_distance(stats([0.0], [[1.0]]), stats([0.0, 0.0], np.eye(2)))
+
+
+def test_coverage_over_seeds_gives_means_sample_spreads_and_per_seed_values():
+    import math
+
+    from aigc_lessons.metrics import coverage_over_seeds
+
+    row = coverage_over_seeds([8, 6, 7], [0.9, 0.8, 0.85123])
+    assert row["modes_mean"] == 7.0 and row["modes_std"] == pytest.approx(1.0)  # sample sd of 8, 6, 7
+    assert row["hq_mean"] == pytest.approx(0.85041, abs=1e-5) and row["hq_std"] == pytest.approx(0.0500, abs=1e-3)
+    assert row["per_seed_modes"] == [8, 6, 7] and row["per_seed_hq"] == [0.9, 0.8, 0.8512]
+    one = coverage_over_seeds([5], [0.5])
+    assert math.isnan(one["modes_std"]) and math.isnan(one["hq_std"]) and one["modes_mean"] == 5.0
+    with pytest.raises(ValueError, match="one high-quality share per run"):
+        coverage_over_seeds([1, 2], [0.5])

@@ -44,13 +44,14 @@ class FusionConfig:
     p_noisy_image: float = 0.5     # share of images replaced by noise-dominated versions
     p_wrong_caption: float = 0.3   # share of captions naming another digit
     seed: int = 0
+    deterministic: bool = True  # torch's deterministic algorithms during training (quick mode)
 
     @classmethod
     def for_mode(cls, mode: str | None = None, **overrides) -> "FusionConfig":
         """The quick or full sizes (see :func:`aigc_lessons.runtime.for_mode`), then ``overrides``."""
         return runtime.for_mode(cls, mode,
-                                quick=dict(n_train=8000, n_test=4000, epochs=4),
-                                full=dict(n_train=60000, n_test=10000, epochs=10),
+                                quick=dict(n_train=8000, n_test=4000, epochs=4, deterministic=True),
+                                full=dict(n_train=60000, n_test=10000, epochs=10, deterministic=False),
                                 **overrides)
 
 
@@ -163,7 +164,7 @@ def train_fusion(cfg: FusionConfig, caption_embeddings: torch.Tensor) -> FusionR
     models = {"early": _EarlyFusion(cfg.d, d_text), "late": _LateFusion(cfg.d, d_text),
               "attention": _AttentionFusion(cfg.d, d_text)}
     accuracy: dict = {}
-    with runtime.cpu_threads(1):  # a few small MLPs on the CPU: one thread is fastest
+    with runtime.reproducible("cpu", 1, cfg.deterministic):  # a few small MLPs on the CPU: one thread is fastest
         for name, model in models.items():
             opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
             for _ in range(cfg.epochs):

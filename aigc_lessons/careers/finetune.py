@@ -63,6 +63,8 @@ class FinetuneConfig:
     bf16: bool = False
     logreg_cs: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
     checkpoint_every: int = 50
+    cpu_threads: int | None = 2  # on a CPU: threads for training (None: unchanged)
+    deterministic: bool = True  # torch's deterministic algorithms during training
 
     @classmethod
     def for_mode(cls, mode: str | None = None, **overrides) -> "FinetuneConfig":
@@ -71,9 +73,11 @@ class FinetuneConfig:
         return runtime.for_mode(
             cls, mode,
             quick=dict(n_train=1000, n_test=500, max_length=48, batch_size=16, eval_batch_size=64, epochs=3,
-                       lr=3e-4, head_lr=5e-3, trainable_layers=1, bf16=False, checkpoint_every=50),
+                       lr=3e-4, head_lr=5e-3, trainable_layers=1, bf16=False, checkpoint_every=50, cpu_threads=2,
+                       deterministic=True),
             full=dict(n_train=None, n_test=None, max_length=64, batch_size=64, eval_batch_size=512, epochs=4,
-                      lr=5e-5, head_lr=1e-3, trainable_layers=6, bf16=True, checkpoint_every=200),
+                      lr=5e-5, head_lr=1e-3, trainable_layers=6, bf16=True, checkpoint_every=200, cpu_threads=None,
+                      deterministic=False),
             **overrides)
 
     def validate(self) -> None:
@@ -307,23 +311,24 @@ def train_exposure_classifier(cfg: FinetuneConfig, features: TaskFeatures, label
     model.train()
     start = time.perf_counter()
     bar = tqdm(total=stop, initial=step, desc="fine-tune", disable=not progress, leave=False)
-    while step < stop:
-        epoch, within = divmod(step, steps_per_epoch)
-        batch = _epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch)[within]
-        hidden, mask = _pad_states([features.hidden[i] for i in batch])
-        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-            logits = model(hidden.to(dev), mask.to(dev))
-        loss = F.cross_entropy(logits.float(), y[batch].to(dev))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        history["train_loss"].append(float(loss.detach()))
-        step += 1
-        bar.update(1)
-        if checkpoint_path is not None and (step % cfg.checkpoint_every == 0 or step == stop):
-            save_training(checkpoint_path, step=step, history=history, **run)
+    with runtime.reproducible(dev, cfg.cpu_threads, cfg.deterministic):
+        while step < stop:
+            epoch, within = divmod(step, steps_per_epoch)
+            batch = _epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch)[within]
+            hidden, mask = _pad_states([features.hidden[i] for i in batch])
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+                logits = model(hidden.to(dev), mask.to(dev))
+            loss = F.cross_entropy(logits.float(), y[batch].to(dev))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            history["train_loss"].append(float(loss.detach()))
+            step += 1
+            bar.update(1)
+            if checkpoint_path is not None and (step % cfg.checkpoint_every == 0 or step == stop):
+                save_training(checkpoint_path, step=step, history=history, **run)
     bar.close()
     model.eval()
     return FinetuneResult(model=model, history=history, steps=step, total_steps=total,

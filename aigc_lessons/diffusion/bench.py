@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .. import runtime
+from .. import metrics, runtime
 from .models import UNet
 from .train import Diffusion2DConfig, Diffusion2DResult, DiffusionMnistConfig, generate_digits, train_diffusion_2d, \
     train_diffusion_mnist
@@ -63,13 +63,11 @@ def table_2d(runs: dict[str, list[Diffusion2DResult]], method: str = "diffusion 
 
     rows = []
     for mix, rs in runs.items():
-        modes = np.array([r.modes_covered for r in rs], dtype=float)
-        hq = np.array([r.high_quality for r in rs], dtype=float)
+        cov = metrics.coverage_over_seeds([r.modes_covered for r in rs], [r.high_quality for r in rs])
         rows.append({"mixture": mix, "method": method, "steps": rs[0].config.steps, "seeds": len(rs),
-                     "modes_mean": modes.mean(), "modes_std": modes.std(ddof=1) if len(rs) > 1 else float("nan"),
-                     "n_modes": get_mixture(mix).n_modes, "hq_mean": hq.mean(),
-                     "hq_std": hq.std(ddof=1) if len(rs) > 1 else float("nan"),
-                     "per_seed_modes": [int(v) for v in modes], "per_seed_hq": [round(float(v), 4) for v in hq],
+                     "modes_mean": cov["modes_mean"], "modes_std": cov["modes_std"],
+                     "n_modes": get_mixture(mix).n_modes, "hq_mean": cov["hq_mean"], "hq_std": cov["hq_std"],
+                     "per_seed_modes": cov["per_seed_modes"], "per_seed_hq": cov["per_seed_hq"],
                      "train_seconds": float(sum(r.train_seconds for r in rs))})
     return pd.DataFrame(rows)
 

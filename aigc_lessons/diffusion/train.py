@@ -11,7 +11,6 @@ samples with the DDIM sampler.
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch.nn as nn
 
 from .. import runtime
 from ..checkpoint import resume_training, save_training
-from ..ema import ema_update
+from ..ema import averaged_copy, ema_update
 from ..gan.toy2d import get_mixture
 from .loss import noise_prediction_loss
 from .models import MLPDenoiser, UNet
@@ -71,13 +70,16 @@ class Diffusion2DConfig:
     n_eval: int = 2500
     sample_steps: int = 100
     checkpoint_every: int = 1000
+    deterministic: bool = True  # torch's deterministic algorithms during training (quick mode)
 
     @classmethod
     def for_mode(cls, mode: str | None = None, *, mixture: str = "ring", **overrides) -> "Diffusion2DConfig":
         """Quick: seconds on one CPU core. Full: a longer run of a wider net."""
         return runtime.for_mode(cls, mode,
-                                quick=dict(width=128, depth=3, steps=2000, ema_decay=0.995, sample_steps=100),
-                                full=dict(width=256, depth=4, steps=20_000, ema_decay=0.999, sample_steps=250),
+                                quick=dict(width=128, depth=3, steps=2000, ema_decay=0.995, sample_steps=100,
+                                           deterministic=True),
+                                full=dict(width=256, depth=4, steps=20_000, ema_decay=0.999, sample_steps=250,
+                                          deterministic=False),
                                 **{"mixture": mixture, **overrides})
 
     def __post_init__(self):
@@ -140,7 +142,7 @@ def train_diffusion_2d(config: Diffusion2DConfig, device: torch.device | str | N
     schedule = get_schedule(config.schedule, config.T)
     gen = runtime.seed_everything(config.seed)
     model = MLPDenoiser(2, config.width, config.depth, config.emb_dim, config.fourier, config.fourier_scale).to(dev)
-    ema = copy.deepcopy(model).requires_grad_(False)
+    ema = averaged_copy(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _decay(s, config.steps, config.lr_final_ratio))
     history: dict[str, list[float]] = {"loss": []}
@@ -152,7 +154,7 @@ def train_diffusion_2d(config: Diffusion2DConfig, device: torch.device | str | N
         history, start, elapsed = state["history"], state["step"], state["extra"]["train_seconds"]
     stop = config.steps if stop_after is None else min(config.steps, stop_after)
     tic = time.perf_counter()
-    with runtime.single_thread_if_cpu(dev):
+    with runtime.reproducible(dev, 1, config.deterministic):  # a small MLP: one thread is fastest
         for step in tqdm(range(start, stop), desc=f"diffusion on {config.mixture} (seed {config.seed})",
                          disable=not progress, leave=False):
             x0 = mixture.sample(config.batch_size, gen).to(dev)
@@ -204,6 +206,8 @@ class DiffusionMnistConfig:
     guidance: float = 1.0
     n_eval: int = 500
     checkpoint_every: int = 250
+    cpu_threads: int | None = 2  # on a CPU: threads for training (None: unchanged)
+    deterministic: bool = True  # torch's deterministic algorithms during training (quick mode)
 
     @classmethod
     def for_mode(cls, mode: str | None = None, **overrides) -> "DiffusionMnistConfig":
@@ -212,9 +216,10 @@ class DiffusionMnistConfig:
         return runtime.for_mode(
             cls, mode,
             quick=dict(channels=(16, 32, 64), batch_size=64, steps=800, lr=3e-3, ema_decay=0.99, sample_steps=20,
-                       n_eval=500, checkpoint_every=400),
+                       n_eval=500, checkpoint_every=400, cpu_threads=2, deterministic=True),
             full=dict(channels=(32, 64, 128), batch_size=128, steps=20 * (60_000 // 128), lr=1e-3, ema_decay=0.999,
-                      sample_steps=100, n_eval=10_000, checkpoint_every=60_000 // 128),
+                      sample_steps=100, n_eval=10_000, checkpoint_every=60_000 // 128, cpu_threads=None,
+                      deterministic=False),
             **overrides)
 
     def __post_init__(self):
@@ -268,7 +273,7 @@ def train_diffusion_mnist(config: DiffusionMnistConfig, device: torch.device | s
     schedule = get_schedule(config.schedule, config.T)
     gen = runtime.seed_everything(config.seed)
     model = UNet(config.channels, config.emb_dim).to(dev)
-    ema = copy.deepcopy(model).requires_grad_(False)
+    ema = averaged_copy(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _decay(s, config.steps, config.lr_final_ratio))
     history: dict[str, list[float]] = {"loss": []}
@@ -280,23 +285,24 @@ def train_diffusion_mnist(config: DiffusionMnistConfig, device: torch.device | s
         history, start, elapsed = state["history"], state["step"], state["extra"]["train_seconds"]
     stop = config.steps if stop_after is None else min(config.steps, stop_after)
     tic = time.perf_counter()
-    for step in tqdm(range(start, stop), desc="diffusion U-Net on MNIST", disable=not progress, leave=False):
-        idx = torch.randint(len(data), (config.batch_size,), generator=gen)
-        x0, y = data[idx].to(dev), labels[idx].clone()
-        drop = torch.rand(config.batch_size, generator=gen) < config.p_uncond
-        y = torch.where(drop, torch.full_like(y, model.null_label), y).to(dev)
-        loss = noise_prediction_loss(model, schedule, x0, generator=gen, y=y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        ema_update(ema, model, config.ema_decay, step)
-        history["loss"].append(float(loss.detach()))
-        done = step + 1
-        if checkpoint_path is not None and (done % config.checkpoint_every == 0 or done == stop):
-            save_training(checkpoint_path, kind="diffusion-mnist", config=config, step=done, modules=modules,
-                          optimizers=optimizers, generator=gen, history=history,
-                          train_seconds=elapsed + time.perf_counter() - tic)
+    with runtime.reproducible(dev, config.cpu_threads, config.deterministic):
+        for step in tqdm(range(start, stop), desc="diffusion U-Net on MNIST", disable=not progress, leave=False):
+            idx = torch.randint(len(data), (config.batch_size,), generator=gen)
+            x0, y = data[idx].to(dev), labels[idx].clone()
+            drop = torch.rand(config.batch_size, generator=gen) < config.p_uncond
+            y = torch.where(drop, torch.full_like(y, model.null_label), y).to(dev)
+            loss = noise_prediction_loss(model, schedule, x0, generator=gen, y=y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            ema_update(ema, model, config.ema_decay, step)
+            history["loss"].append(float(loss.detach()))
+            done = step + 1
+            if checkpoint_path is not None and (done % config.checkpoint_every == 0 or done == stop):
+                save_training(checkpoint_path, kind="diffusion-mnist", config=config, step=done, modules=modules,
+                              optimizers=optimizers, generator=gen, history=history,
+                              train_seconds=elapsed + time.perf_counter() - tic)
     elapsed += time.perf_counter() - tic
     return DiffusionMnistResult(config=config, model=ema.eval(), schedule=schedule, history=history,
                                 train_seconds=elapsed, resumed_from=start)

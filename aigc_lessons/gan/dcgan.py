@@ -9,7 +9,6 @@ benchmark, scored by :mod:`aigc_lessons.metrics`.
 from __future__ import annotations
 
 import contextlib
-import copy
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch.nn as nn
 
 from .. import runtime
 from ..checkpoint import resume_training, save_training
-from ..ema import ema_update
+from ..ema import averaged_copy, ema_update
 from .losses import get_loss, r1_penalty
 
 Tensor = torch.Tensor
@@ -171,6 +170,8 @@ class DCGANConfig:
     r1_weight: float = 0.0
     ema: float = 0.0
     eval_every: int = 0
+    cpu_threads: int | None = 2  # on a CPU: threads for training (None: unchanged)
+    deterministic: bool = True  # torch's deterministic algorithms during training
 
     @classmethod
     def for_mode(cls, mode: str | None = None, **overrides) -> "DCGANConfig":
@@ -179,9 +180,10 @@ class DCGANConfig:
         return runtime.for_mode(
             cls, mode,
             quick=dict(z_dim=64, g_channels=32, d_channels=32, batch_size=64, steps=1200, lr=5e-4,
-                       snapshot_every=300, checkpoint_every=300, bf16=False),
+                       snapshot_every=300, checkpoint_every=300, bf16=False, cpu_threads=2, deterministic=True),
             full=dict(z_dim=100, g_channels=128, d_channels=64, batch_size=128, steps=30 * epoch, lr=2e-4,
-                      snapshot_every=epoch, checkpoint_every=epoch, bf16=True, ema=0.999, eval_every=3 * epoch),
+                      snapshot_every=epoch, checkpoint_every=epoch, bf16=True, ema=0.999, eval_every=3 * epoch,
+                      cpu_threads=None, deterministic=False),
             **overrides)
 
     def __post_init__(self):
@@ -253,7 +255,7 @@ def train_dcgan(config: DCGANConfig, device: torch.device | str | None = None, *
     G = DCGenerator(config.z_dim, config.g_channels).to(dev)
     D = DCDiscriminator(config.d_channels).to(dev)
     check_shapes(G, D, config.z_dim)
-    G_ema = copy.deepcopy(G).requires_grad_(False) if config.ema > 0 else None
+    G_ema = averaged_copy(G) if config.ema > 0 else None
     G_out = G_ema if G_ema is not None else G  # the generator that is sampled
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr if config.lr_d is None else config.lr_d, betas=config.betas)
@@ -294,38 +296,39 @@ def train_dcgan(config: DCGANConfig, device: torch.device | str | None = None, *
     if start_step == 0:
         snapshot(0)
     bar = tqdm(range(start_step, stop), desc="DCGAN on MNIST", disable=not progress, leave=False)
-    for step in bar:
-        real = data[_batch_indices(step, config.batch_size, len(data), config.seed)].to(dev)
-        z = torch.randn(config.batch_size, config.z_dim, generator=gen).to(dev)
-        with autocast():
-            fake = G(z)
-            real_out, fake_out = D(real), D(fake.detach())
-            d_loss = objective.discriminator(real_out.float(), fake_out.float())
-        if config.r1_weight > 0:  # in float32: a squared gradient norm underflows easily in bf16
-            d_loss = d_loss + 0.5 * config.r1_weight * r1_penalty(lambda v: D(v).float(), real)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        with autocast():  # the same fake batch, *not* detached: G's gradient flows through it
-            g_loss = objective.generator(D(fake).float())
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        if G_ema is not None:
-            ema_update(G_ema, G, config.ema, step)
-        history["d_loss"].append(float(d_loss.detach()))
-        history["g_loss"].append(float(g_loss.detach()))
-        history["d_x"].append(prob(real_out))
-        history["d_g_z"].append(prob(fake_out))
-        done = step + 1
-        if done % config.snapshot_every == 0 or done == config.steps:
-            snapshot(done)
-        if monitor is not None and config.eval_every and (done % config.eval_every == 0 or done == config.steps):
-            evaluate(done)
-        if checkpoint_path is not None and (done % config.checkpoint_every == 0 or done == stop):
-            save_training(checkpoint_path, kind="dcgan-mnist", config=config, step=done, modules=modules,
-                          optimizers=optimizers, generator=gen, history=history, grids=grids,
-                          train_seconds=elapsed + time.perf_counter() - tic)
+    with runtime.reproducible(dev, config.cpu_threads, config.deterministic):
+        for step in bar:
+            real = data[_batch_indices(step, config.batch_size, len(data), config.seed)].to(dev)
+            z = torch.randn(config.batch_size, config.z_dim, generator=gen).to(dev)
+            with autocast():
+                fake = G(z)
+                real_out, fake_out = D(real), D(fake.detach())
+                d_loss = objective.discriminator(real_out.float(), fake_out.float())
+            if config.r1_weight > 0:  # in float32: a squared gradient norm underflows easily in bf16
+                d_loss = d_loss + 0.5 * config.r1_weight * r1_penalty(lambda v: D(v).float(), real)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            with autocast():  # the same fake batch, *not* detached: G's gradient flows through it
+                g_loss = objective.generator(D(fake).float())
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            if G_ema is not None:
+                ema_update(G_ema, G, config.ema, step)
+            history["d_loss"].append(float(d_loss.detach()))
+            history["g_loss"].append(float(g_loss.detach()))
+            history["d_x"].append(prob(real_out))
+            history["d_g_z"].append(prob(fake_out))
+            done = step + 1
+            if done % config.snapshot_every == 0 or done == config.steps:
+                snapshot(done)
+            if monitor is not None and config.eval_every and (done % config.eval_every == 0 or done == config.steps):
+                evaluate(done)
+            if checkpoint_path is not None and (done % config.checkpoint_every == 0 or done == stop):
+                save_training(checkpoint_path, kind="dcgan-mnist", config=config, step=done, modules=modules,
+                              optimizers=optimizers, generator=gen, history=history, grids=grids,
+                              train_seconds=elapsed + time.perf_counter() - tic)
     elapsed += time.perf_counter() - tic
     return DCGANResult(config=config, generator=G_out.eval(), discriminator=D.eval(), history=history, grids=grids,
                        train_seconds=elapsed, resumed_from=start_step)

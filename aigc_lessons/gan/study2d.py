@@ -15,7 +15,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from .. import runtime
+from .. import metrics, runtime
 from .toy2d import METHODS_2D, Gan2DConfig, Gan2DResult, get_mixture, train_gan_2d
 
 __all__ = ["Study2DConfig", "Study2DResult", "TARGETS_2D", "selection_score", "train_many_2d", "compare_methods_2d",
@@ -119,14 +119,14 @@ def selection_score(runs: Mapping[str, Gan2DResult]) -> tuple[float, float]:
 
 
 def _table_row(mixture: str, method: str, runs: list[Gan2DResult], best: str) -> dict[str, object]:
-    modes = np.array([r.modes_covered for r in runs], dtype=float)
-    hq = np.array([r.high_quality for r in runs], dtype=float)
+    modes = [r.modes_covered for r in runs]
+    hq = [r.high_quality for r in runs]
     n_modes, share = TARGETS_2D.get(mixture, (get_mixture(mixture).n_modes, 1.0))
+    cov = metrics.coverage_over_seeds(modes, hq)
     return {"mixture": mixture, "method": method, "chosen": method == best, "steps": runs[0].config.steps,
-            "seeds": len(runs), "modes_mean": modes.mean(),
-            "modes_std": modes.std(ddof=1) if len(runs) > 1 else float("nan"), "n_modes": get_mixture(mixture).n_modes,
-            "hq_mean": hq.mean(), "hq_std": hq.std(ddof=1) if len(runs) > 1 else float("nan"),
-            "per_seed_modes": [int(v) for v in modes], "per_seed_hq": [round(float(v), 4) for v in hq],
+            "seeds": len(runs), "modes_mean": cov["modes_mean"], "modes_std": cov["modes_std"],
+            "n_modes": get_mixture(mixture).n_modes, "hq_mean": cov["hq_mean"], "hq_std": cov["hq_std"],
+            "per_seed_modes": cov["per_seed_modes"], "per_seed_hq": cov["per_seed_hq"],
             "seeds_on_target": int(sum(m >= n_modes and q >= share for m, q in zip(modes, hq))),
             "train_seconds": float(sum(r.train_seconds for r in runs))}
 

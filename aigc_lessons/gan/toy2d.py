@@ -8,7 +8,6 @@ GAN is trained (loss, packing, gradient penalties, generator average, optimiser)
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, replace
@@ -21,8 +20,7 @@ import torch.nn as nn
 
 from .. import runtime
 from ..checkpoint import resume_training, save_training
-from ..ema import ema_update
-from ..runtime import single_thread_if_cpu
+from ..ema import averaged_copy, ema_update
 from .losses import GanLoss, get_loss, gradient_penalty, r1_penalty
 from .theory import MLP
 
@@ -156,6 +154,7 @@ class Gan2DConfig:
     n_eval: int = 2500
     snapshot_every: int = 1000
     checkpoint_every: int = 1000
+    deterministic: bool = True  # torch's deterministic algorithms during training (quick mode)
 
     @classmethod
     def for_mode(cls, mode: str | None = None, *, method: str = "non_saturating", mixture: str = "ring",
@@ -164,8 +163,9 @@ class Gan2DConfig:
         spec = _method_spec(method)
         # quick mode: the same number of discriminator updates for every method (WGAN-GP takes 5 per step),
         # and a narrower network, so that every method, mixture and seed of the notebook fits on a CPU
-        config = runtime.for_mode(cls, mode, quick=dict(steps=4000 // spec.d_steps, width=64, checkpoint_every=1000),
-                                  full=dict(steps=20_000, checkpoint_every=2000),
+        config = runtime.for_mode(cls, mode, quick=dict(steps=4000 // spec.d_steps, width=64, checkpoint_every=1000,
+                                             deterministic=True),
+                                  full=dict(steps=20_000, checkpoint_every=2000, deterministic=False),
                                   **{"mixture": mixture, "method": method, "method_spec": spec, **overrides})
         if "snapshot_every" not in overrides:  # five snapshots whatever the number of steps
             config = replace(config, snapshot_every=max(config.steps // 5, 1))
@@ -292,7 +292,7 @@ def train_gan_2d(config: Gan2DConfig, device: torch.device | str | None = None, 
     gen = runtime.seed_everything(config.seed)
     G, D = build_gan_2d(config)
     G, D = G.to(dev), D.to(dev)
-    G_ema = copy.deepcopy(G).requires_grad_(False) if spec.ema > 0 else None
+    G_ema = averaged_copy(G) if spec.ema > 0 else None
     G_eval = G_ema if G_ema is not None else G  # the generator that is sampled and measured
     opt_g = torch.optim.Adam(G.parameters(), lr=spec.lr, betas=spec.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=spec.lr, betas=spec.betas)
@@ -329,7 +329,7 @@ def train_gan_2d(config: Gan2DConfig, device: torch.device | str | None = None, 
 
     stop = config.steps if stop_after is None else min(config.steps, stop_after)
     tic = time.perf_counter()
-    with single_thread_if_cpu(dev):
+    with runtime.reproducible(dev, 1, config.deterministic):  # small MLPs: one thread is fastest
         if start_step == 0 and 0 not in snapshots:
             evaluate(0)
         bar = tqdm(range(start_step, stop), desc=f"{config.method} on {config.mixture} (seed {config.seed})",

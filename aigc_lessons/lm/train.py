@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..checkpoint import plain_config, resume_training, save_training
-from ..runtime import cpu_threads, for_mode, seed_everything
+from ..runtime import cpu_threads, for_mode, reproducible, seed_everything
 from .corpora import TextSplits, get_batch
 from .model import GPT, _block_size, _logits, _logits_size
 
@@ -34,8 +34,8 @@ __all__ = ["TrainConfig", "TrainResult", "train_lm", "evaluate", "plot_history"]
 # Full: one GPU, bf16 autocast and torch.compile (both used on CUDA only); a schedule in steps, never in
 # seconds, so a faster GPU runs the same optimisation sooner and cannot end somewhere worse; the
 # weights of the best held-out evaluation are kept.
-_CPU = dict(amp_bf16=False, compile=False, cpu_threads=1)
-_GPU = dict(amp_bf16=True, compile=True, cpu_threads=None)
+_CPU = dict(amp_bf16=False, compile=False, cpu_threads=1, deterministic=True)
+_GPU = dict(amp_bf16=True, compile=True, cpu_threads=None, deterministic=False)
 
 
 @dataclass
@@ -73,6 +73,7 @@ class TrainConfig:
     compile: bool = False
     cpu_threads: int | None = None          # on a CPU: a number of threads, or None (leave it unchanged)
     keep_best: bool = False
+    deterministic: bool = False             # torch's deterministic algorithms during training
     seed: int = 1337
 
     @classmethod
@@ -327,7 +328,7 @@ def train_lm(model: nn.Module, splits: TextSplits, cfg: TrainConfig, *, device: 
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {splits.name}", disable=not progress or rank > 0, leave=False,
                mininterval=2.0)
     pending: list[torch.Tensor] = []
-    with cpu_threads(cfg.cpu_threads if dev.type == "cpu" else None):
+    with reproducible(dev, cfg.cpu_threads, cfg.deterministic):
         while step < cfg.steps and budget_left() and (stop_after is None or step < stop_after):
             if step % cfg.eval_interval == 0 and (not history["step"] or history["step"][-1] != step):
                 record_evaluation()

@@ -61,6 +61,8 @@ class VAEConfig:
     nll_subset: int | None = 1000  # test images for the NLL (None: all 10,000)
     binarization_seed: int = 1234  # the test set's one fixed binarization
     seed: int = 0
+    cpu_threads: int | None = 2  # on a CPU: threads for training (None: leave the number unchanged)
+    deterministic: bool = True  # torch's deterministic algorithms during training
 
     def __post_init__(self) -> None:
         problems = []
@@ -101,11 +103,13 @@ class VAEConfig:
             quick=dict(stochastic_layers=1, hidden=(512, 256), latent_dim=32, hidden2=(256, 256), latent_dim2=0,
                        activation="elu", objective="elbo", k_train=1, batch_size=128, steps=3000, lr=3e-3,
                        lr_final_ratio=0.05, max_train_seconds=None, amp_bf16=False, eval_every=250,
-                       eval_subset=1000, checkpoint_every=500, nll_k=500, nll_subset=1000),
+                       eval_subset=1000, checkpoint_every=500, nll_k=500, nll_subset=1000, cpu_threads=2,
+                       deterministic=True),
             full=dict(stochastic_layers=2, hidden=(512, 512), latent_dim=100, hidden2=(256, 256), latent_dim2=50,
                       activation="elu", objective="iwae", k_train=16, batch_size=256, steps=120_000, lr=1e-3,
                       lr_final_ratio=0.02, max_train_seconds=570.0, amp_bf16=True, eval_every=5000,
-                      eval_subset=2000, checkpoint_every=5000, nll_k=5000, nll_subset=None),
+                      eval_subset=2000, checkpoint_every=5000, nll_k=5000, nll_subset=None, cpu_threads=None,
+                      deterministic=False),
             **overrides)
 
     @classmethod
@@ -119,7 +123,8 @@ class VAEConfig:
             quick=dict(hidden=(256, 128), latent_dim=2, activation="elu", batch_size=128, steps=1500, lr=3e-3,
                        eval_every=300, checkpoint_every=500, nll_k=100, nll_subset=500),
             full=dict(hidden=(512, 256), latent_dim=2, activation="elu", batch_size=128, steps=20_000, lr=1e-3,
-                      eval_every=2000, checkpoint_every=5000, nll_k=1000, nll_subset=None),
+                      eval_every=2000, checkpoint_every=5000, nll_k=1000, nll_subset=None, cpu_threads=None,
+                      deterministic=False),
             **overrides)
 
     def key(self) -> str:
@@ -246,41 +251,42 @@ def train_vae(config: VAEConfig, x_train: torch.Tensor, x_test: torch.Tensor | N
     start = time.perf_counter() - elapsed
     model.train()
     out_of_time = False
-    while step < target:
-        if config.max_train_seconds is not None and time.perf_counter() - start >= config.max_train_seconds:
-            out_of_time = True
-            break
-        pos = step % per_epoch
-        if pos == 0 or perm is None:
-            perm = torch.randperm(n, generator=gen, device=dev)
-        idx = perm[pos * config.batch_size: (pos + 1) * config.batch_size]
-        xb = binarize(x_train[idx], gen)
-        for group in opt.param_groups:
-            group["lr"] = _lr_at(config, _progress(config, step, time.perf_counter() - start))
-        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=autocast):
-            parts = loss_fn(model, xb, gen)
-        opt.zero_grad(set_to_none=True)
-        parts.loss.backward()
-        opt.step()
-        step += 1
-        run_sums += torch.stack([parts.loss.detach(), parts.neg_elbo.detach(), parts.kl.detach()]).float()
-        run_count += 1
-        if step % config.eval_every == 0 or step == config.steps:
-            means = (run_sums / run_count).tolist()
-            history["step"].append(step)
-            history["train_loss"].append(means[0])
-            history["train_neg_elbo"].append(means[1])
-            history["train_kl"].append(means[2])
-            history["test_neg_elbo"].append(
-                negative_elbo(model, eval_x, seed=config.seed + 1) if eval_x is not None else float("nan"))
-            model.train()
-            run_sums.zero_()
-            run_count = 0
-            bar.set_postfix(neg_elbo=f"{means[1]:.1f}", kl=f"{means[2]:.1f}")
-        bar.update(1)
-        elapsed = time.perf_counter() - start
-        if step % config.checkpoint_every == 0:
-            save()
+    with runtime.reproducible(dev, config.cpu_threads, config.deterministic):
+        while step < target:
+            if config.max_train_seconds is not None and time.perf_counter() - start >= config.max_train_seconds:
+                out_of_time = True
+                break
+            pos = step % per_epoch
+            if pos == 0 or perm is None:
+                perm = torch.randperm(n, generator=gen, device=dev)
+            idx = perm[pos * config.batch_size: (pos + 1) * config.batch_size]
+            xb = binarize(x_train[idx], gen)
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(config, _progress(config, step, time.perf_counter() - start))
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=autocast):
+                parts = loss_fn(model, xb, gen)
+            opt.zero_grad(set_to_none=True)
+            parts.loss.backward()
+            opt.step()
+            step += 1
+            run_sums += torch.stack([parts.loss.detach(), parts.neg_elbo.detach(), parts.kl.detach()]).float()
+            run_count += 1
+            if step % config.eval_every == 0 or step == config.steps:
+                means = (run_sums / run_count).tolist()
+                history["step"].append(step)
+                history["train_loss"].append(means[0])
+                history["train_neg_elbo"].append(means[1])
+                history["train_kl"].append(means[2])
+                history["test_neg_elbo"].append(
+                    negative_elbo(model, eval_x, seed=config.seed + 1) if eval_x is not None else float("nan"))
+                model.train()
+                run_sums.zero_()
+                run_count = 0
+                bar.set_postfix(neg_elbo=f"{means[1]:.1f}", kl=f"{means[2]:.1f}")
+            bar.update(1)
+            elapsed = time.perf_counter() - start
+            if step % config.checkpoint_every == 0:
+                save()
     bar.close()
     elapsed = time.perf_counter() - start
     save()

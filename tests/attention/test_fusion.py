@@ -2,23 +2,24 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from aigc_lessons import attention as A
+from aigc_lessons import calibrate
 
 
 def test_fusion_attention_weights_follow_the_reliable_modality():
     """alpha = softmax(e) over (image, caption) sums to 1, and the trained query puts less weight on
     the image when the image is drowned in noise than when it is clean."""
-    cfg = A.FusionConfig(n_train=3000, n_test=1000, epochs=2)
-    g = torch.Generator().manual_seed(0)
-    captions = F.normalize(torch.randn(10, 24, generator=g), dim=-1)  # any ten distinct caption vectors
-    res = A.train_fusion(cfg, captions)
+    # A.FusionConfig(n_train=3000, n_test=1000, epochs=2), ten random unit caption vectors (seeded 0):
+    # any ten distinct caption vectors will do; the calibrated unit-attention-fusion run at seed 0
+    metrics, objects = calibrate.run_unit("unit-attention-fusion", 0)
+    cfg, res = objects["config"], objects["result"]
+    assert (cfg.n_train, cfg.n_test, cfg.epochs) == (3000, 1000, 2) and objects["captions"].shape == (10, 24)
     assert res.alpha.shape == (1000, 2)
     torch.testing.assert_close(res.alpha.sum(-1), torch.ones(1000))
     a = res.alpha_by_condition
-    assert a["noisy image, right caption"] < a["clean image, right caption"] - 0.1
-    assert res.accuracy["attention"]["all"] > 0.6
+    assert metrics["alpha_drop_for_noisy_images"] == a["clean image, right caption"] - a["noisy image, right caption"]
+    calibrate.assert_checks("unit-attention-fusion", metrics, "quick")  # alpha drops > 0.1; accuracy > 0.6
     assert set(res.accuracy) == {"early", "late", "attention"}
     with pytest.raises(ValueError, match="caption_embeddings"):
         A.train_fusion(cfg, torch.zeros(9, 4))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from aigc_lessons import bench, careers
+from aigc_lessons import bench, calibrate, careers
 
 
 def test_baselines_and_metrics():
@@ -11,14 +11,14 @@ def test_baselines_and_metrics():
     m = careers.majority_baseline([0, 0, 1], y)
     assert m["accuracy"] == pytest.approx(0.5)
     assert m["macro_f1"] == pytest.approx((2 * 3 / (2 * 3 + 3 + 0)) / 3)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(60, 5))
-    yy = (x[:, 0] > 0).astype(int)
-    metrics, pred, c = careers.frozen_logreg_baseline(x[:40], yy[:40], x[40:], yy[40:],
-                                                      groups=np.arange(40) % 8)
-    assert metrics["accuracy"] > 0.8 and c in (0.1, 1.0, 10.0, 100.0)
-    assert metrics == careers.classification_metrics(yy[40:], pred)
-    assert metrics["accuracy"] == pytest.approx((pred == yy[40:]).mean())
+    # 40 + 20 synthetic 5-d points (default_rng(0)) labelled by the sign of the first coordinate: the
+    # calibrated unit-careers-logreg run at seed 0
+    unit, objects = calibrate.run_unit("unit-careers-logreg", 0)
+    metrics, pred, c, y_test = objects["metrics"], objects["predictions"], objects["c"], objects["y_test"]
+    calibrate.assert_checks("unit-careers-logreg", unit, "quick")  # held-out accuracy > 0.7 (14 of 20 and more)
+    assert c in (0.1, 1.0, 10.0, 100.0)
+    assert metrics == careers.classification_metrics(y_test, pred)
+    assert metrics["accuracy"] == pytest.approx((pred == y_test).mean())
 
 
 def test_bench_is_registered():

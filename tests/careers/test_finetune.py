@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from aigc_lessons import careers
+from aigc_lessons import calibrate, careers, runtime
 from aigc_lessons.careers.finetune import _pad_states
 from aigc_lessons.checkpoint import CheckpointError
 
@@ -49,17 +49,22 @@ def test_cached_features_reproduce_the_frozen_model(tiny, encoder, k):
     assert torch.allclose(feats.frozen, careers.embed_texts(texts, encoder, max_length=32), atol=1e-5)
 
 
-def test_training_fits_its_training_tasks(tiny, encoder):
+def test_training_fits_its_training_tasks(tiny, data, encoder):
     _, feats, labels = tiny
-    cfg = dataclasses.replace(TINY, epochs=4)
-    res = careers.train_exposure_classifier(cfg, feats, labels, encoder, progress=False)
+    # TINY trained for 4 epochs on the fixture's split and features: the calibrated unit-careers-finetune run
+    metrics, objects = calibrate.run_unit("unit-careers-finetune", TINY.seed, data=data, encoder=encoder)
+    assert objects["config"] == dataclasses.replace(TINY, epochs=4)
+    assert torch.equal(objects["features"].frozen, feats.frozen) and np.array_equal(objects["labels"], labels)
+    res = objects["result"]
     assert res.steps == res.total_steps == 4 * 6
     assert res.resumed_from == 0
     losses = res.history["train_loss"]
-    assert np.mean(losses[-6:]) < np.mean(losses[:6])
+    assert metrics["last_over_first_epoch_loss"] == pytest.approx(np.mean(losses[-6:]) / np.mean(losses[:6]))
     pred = careers.predict_labels(res.model, feats)
     majority = careers.majority_baseline(labels, labels)["accuracy"]
-    assert (pred == labels).mean() > majority
+    assert metrics["train_accuracy_over_majority"] == pytest.approx((pred == labels).mean() - majority)
+    # the last epoch's loss below the first's; training accuracy above the majority class's share
+    calibrate.assert_checks("unit-careers-finetune", metrics, "quick")
     # the pretrained encoder is untouched (the classifier trains a copy of its top layer)
     assert res.model.layers[0].output.dense.weight.data_ptr() != encoder.model.encoder.layer[5].output.dense.weight.data_ptr()
 
@@ -114,3 +119,17 @@ def test_bad_configs_and_inputs_are_rejected(tiny, encoder):
         careers.train_exposure_classifier(dataclasses.replace(TINY, trainable_layers=2), feats, labels, encoder)
     with pytest.raises(ValueError, match="unknown exposure label"):
         careers.label_ids(["E0", "E3"])
+
+
+def test_quick_fine_tuning_runs_pinned_and_deterministic(tiny, encoder, optimizer_step_state):
+    """Every optimiser step of a quick run sees the config's thread count and deterministic kernels."""
+    _, feats, labels = tiny
+    quick, full = careers.FinetuneConfig.for_mode("quick"), careers.FinetuneConfig.for_mode("full")
+    assert quick.cpu_threads == 2 and quick.deterministic
+    assert full.cpu_threads is None and not full.deterministic
+    cfg = dataclasses.replace(TINY, epochs=1, cpu_threads=quick.cpu_threads, deterministic=True)
+    with runtime.cpu_threads(1):
+        careers.train_exposure_classifier(cfg, feats, labels, encoder, progress=False)
+        assert torch.get_num_threads() == 1
+    assert optimizer_step_state and set(optimizer_step_state) == {(2, True)}
+    assert not torch.are_deterministic_algorithms_enabled()

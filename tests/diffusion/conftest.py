@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from aigc_lessons import diffusion
+from aigc_lessons import calibrate, diffusion
 from aigc_lessons.data import load_mnist
 
 
@@ -13,10 +13,16 @@ def linear():
 
 
 @pytest.fixture(scope="session")
-def tiny_2d():
+def unit_tiny_2d():
+    """The calibrated ``unit-diffusion-2d`` run at seed 0: ``Diffusion2DConfig.for_mode("quick", width=64,
+    depth=2, steps=400, n_eval=500, sample_steps=20)`` on the ring, as ``(metrics, objects)``."""
+    return calibrate.run_unit("unit-diffusion-2d", 0)
+
+
+@pytest.fixture(scope="session")
+def tiny_2d(unit_tiny_2d):
     """A small MLP denoiser trained briefly on the ring (a few seconds): used where a real network is needed."""
-    config = diffusion.Diffusion2DConfig.for_mode("quick", width=64, depth=2, steps=400, n_eval=500, sample_steps=20)
-    return diffusion.train_diffusion_2d(config, "cpu", progress=False)
+    return unit_tiny_2d[1]["result"]
 
 
 @pytest.fixture(scope="session")

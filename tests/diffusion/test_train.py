@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from aigc_lessons import bench, diffusion
+from aigc_lessons import bench, calibrate, diffusion, runtime
 from aigc_lessons.checkpoint import CheckpointError
 from aigc_lessons.gan import get_mixture
 
@@ -31,16 +31,23 @@ def test_bad_configurations_give_clear_errors():
         diffusion.DiffusionMnistConfig.for_mode("quick", not_a_field=1)
 
 
-def test_trained_2d_model_beats_its_untrained_self(tiny_2d, linear):
+def test_trained_2d_model_beats_its_untrained_self(tiny_2d, unit_tiny_2d, linear):
+    metrics, objects = unit_tiny_2d
     losses = tiny_2d.history["loss"]
-    assert sum(losses[-50:]) / 50 < 0.6 * sum(losses[:10]) / 10
-    fresh = diffusion.MLPDenoiser(2, 64, 2, 64, 6)
+    assert metrics["late_over_early_training_loss"] == pytest.approx((sum(losses[-50:]) / 50) / (sum(losses[:10]) / 10))
+    # the untrained reference is the trained model's own initial weights (the training seed), whatever ran before
+    fresh = objects["fresh"]
+    runtime.seed_everything(tiny_2d.config.seed)
+    again = diffusion.MLPDenoiser(2, 64, 2, 64, 6)
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), again.state_dict().values()))
     pts = get_mixture("ring").sample(2000, torch.Generator().manual_seed(5))
     gen = lambda: torch.Generator().manual_seed(6)  # noqa: E731
     with torch.no_grad():
         trained = diffusion.noise_prediction_loss(tiny_2d.model, linear, pts, generator=gen())
         untrained = diffusion.noise_prediction_loss(fresh, linear, pts, generator=gen())
-    assert float(trained) < 0.5 * float(untrained)
+    assert metrics["trained_over_untrained_loss"] == pytest.approx(float(trained) / float(untrained))
+    # the late training loss is well below the early one, and the trained model's loss below its untrained self's
+    calibrate.assert_checks("unit-diffusion-2d", metrics, "quick")
     assert tiny_2d.samples.shape == (500, 2) and bool(torch.isfinite(tiny_2d.samples).all())
 
 

@@ -2,10 +2,17 @@
 
 import pytest
 
-from aigc_lessons import gan
+from aigc_lessons import calibrate
 
 
 @pytest.fixture(scope="session")
-def trained_d():
+def unit_disc1d():
+    """The quick-mode 1-D discriminator, trained by the calibrated ``unit-gan-disc1d`` run at seed 0:
+    ``(metrics, objects)``; its thresholds are ``calibrate.CHECKS["unit-gan-disc1d"]``."""
+    return calibrate.run_unit("unit-gan-disc1d", 0)
+
+
+@pytest.fixture(scope="session")
+def trained_d(unit_disc1d):
     """The quick-mode 1-D discriminator: checked against D* in test_theory, read as a density in test_mistakes."""
-    return gan.train_discriminator_1d(gan.Disc1DConfig.for_mode("quick"))
+    return unit_disc1d[1]["result"]

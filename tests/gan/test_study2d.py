@@ -1,5 +1,6 @@
 """The comparison protocol over methods and seeds, and the process pool behind it."""
 
+import dataclasses
 import json
 
 import pytest
@@ -33,6 +34,23 @@ def test_comparison_protocol_trains_everything_and_picks_on_the_first_seed():
     assert summary["per_seed"]["ring.high_quality"] == [r.high_quality for r in runs]
     assert summary["targets_met_every_seed"] is False  # 20 steps reach no target
     json.dumps(summary, allow_nan=False)  # the bench writes it: strict JSON, no NaN
+
+    # the flag itself, on stand-in runs: true only when every seed of the chosen method meets both targets
+    # (ring: 8 modes and 98% high quality; grid: 25 modes and 97%)
+    class Run:
+        def __init__(self, modes, hq):
+            self.modes_covered, self.high_quality = modes, hq
+
+    def flag(ring, grid):
+        runs = {**res.runs, ("ring", res.best): ring, ("grid", res.best): grid}
+        return dataclasses.replace(res, runs=runs).summary()["targets_met_every_seed"]
+
+    on_target = ([Run(8, 0.98), Run(8, 0.99)], [Run(25, 0.97), Run(25, 0.975)])
+    assert flag(*on_target) is True
+    assert flag([Run(8, 0.98), Run(7, 0.99)], on_target[1]) is False  # one seed misses a ring mode
+    assert flag([Run(8, 0.98), Run(8, 0.979)], on_target[1]) is False  # one seed below 98% on the ring
+    assert flag(on_target[0], [Run(24, 0.99), Run(25, 0.98)]) is False  # one seed misses a grid mode
+    assert flag(on_target[0], [Run(25, 0.99), Run(25, 0.969)]) is False  # one seed below 97% on the grid
 
 
 def test_selection_prefers_the_grid_coverage_that_separates_methods():

@@ -1,12 +1,13 @@
 """aigc_lessons.lm.train: the learning-rate schedule, training, evaluation, and resumable checkpoints."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from aigc_lessons import lm
+from aigc_lessons import calibrate, lm, runtime
 from aigc_lessons.checkpoint import CheckpointError
 
 
@@ -19,13 +20,15 @@ def test_lr_schedule_warms_up_then_anneals_to_min_lr(tiny_train):
 
 
 def test_training_lowers_the_loss_and_evaluate_is_cross_entropy(shakespeare, tiny_cfg, tiny_train):
-    torch.manual_seed(0)
-    m = lm.GPT(tiny_cfg())
-    before = lm.evaluate(m, shakespeare.val, max_tokens=2048)
+    # GPT(tiny_cfg()) from torch.manual_seed(0), trained with tiny_train(steps=80, seed=0): the calibrated
+    # unit-lm-gpt run
+    metrics, objects = calibrate.run_unit("unit-lm-gpt", 0, splits=shakespeare)
+    m, before, res = objects["model"], objects["loss_before"], objects["result"]
+    assert m.cfg == tiny_cfg() and objects["config"] == tiny_train(steps=80, seed=0)
     assert abs(before - math.log(65)) < 0.1  # small random init: close to uniform
-    res = lm.train_lm(m, shakespeare, tiny_train(steps=80), progress=False)
     assert res.finished and res.steps == 80
-    assert res.metrics["val_loss"] < before - 0.7
+    assert metrics["val_loss_drop"] == before - res.metrics["val_loss"]
+    calibrate.assert_checks("unit-lm-gpt", metrics, "quick")  # held-out loss at least 0.7 nats below the start
     assert res.history["step"][0] == 0 and res.history["step"][-1] == 80
     w = shakespeare.val[:33]
     with torch.no_grad():
@@ -76,10 +79,12 @@ def test_resume_refuses_another_training_config_or_architecture(shakespeare, tin
 
 
 def test_the_same_loop_trains_the_gpt2_twin(shakespeare, tiny_cfg, tiny_train):
-    torch.manual_seed(0)
-    hf = lm.gpt2_twin(tiny_cfg())
-    res = lm.train_lm(hf, shakespeare, tiny_train(steps=30), progress=False)
-    assert res.history["val_loss"][-1] < res.history["val_loss"][0] - 0.5
+    # lm.gpt2_twin(tiny_cfg()) from torch.manual_seed(0), tiny_train(steps=30, seed=0): unit-lm-twin
+    metrics, objects = calibrate.run_unit("unit-lm-twin", 0, splits=shakespeare)
+    res = objects["result"]
+    assert objects["config"] == tiny_train(steps=30, seed=0) and res.steps == 30
+    assert metrics["first_minus_last_val_estimate"] == res.history["val_loss"][0] - res.history["val_loss"][-1]
+    calibrate.assert_checks("unit-lm-twin", metrics, "quick")  # the estimate falls by more than 0.5 nats
 
 
 def test_time_budget_stops_the_run_and_anneals(shakespeare, tiny_cfg, tiny_train):
@@ -131,17 +136,32 @@ def test_a_faster_machine_takes_the_same_steps_in_full_mode(shakespeare, tiny_cf
 def test_keep_best_returns_the_best_evaluated_weights(shakespeare, tiny_cfg, tiny_train):
     """A schedule whose learning rate climbs to 0.5 wrecks the model late: keep_best hands back the
     weights of the lowest held-out estimate and reports both losses."""
-    torch.manual_seed(0)
-    cfg = tiny_train(steps=60, lr=3e-3, min_lr=0.5, warmup_steps=5, eval_interval=10, keep_best=True)
-    res = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, cfg, progress=False)
+    # GPT(tiny_cfg()) from torch.manual_seed(0), trained with the config below: unit-lm-keep-best at seed 0
+    metrics, objects = calibrate.run_unit("unit-lm-keep-best", 0, splits=shakespeare)
+    cfg, res = objects["config"], objects["result"]
+    assert cfg == tiny_train(steps=60, lr=3e-3, min_lr=0.5, warmup_steps=5, eval_interval=10, keep_best=True, seed=0)
     h = res.history
     best_i = min(range(len(h["val_loss"])), key=h["val_loss"].__getitem__)
-    assert res.metrics["best_step"] == h["step"][best_i] < 60
-    assert res.metrics["val_loss"] < res.metrics["val_loss_final"] - 0.05
+    assert res.metrics["best_step"] == h["step"][best_i]
+    assert metrics["steps_after_best"] == 60 - res.metrics["best_step"]
+    # the best evaluation is not the last one, and the weights kept are better than the final ones
+    calibrate.assert_checks("unit-lm-keep-best", metrics, "quick")
     again = lm.evaluate(res.model, shakespeare.val, max_tokens=cfg.final_eval_tokens)
     assert again == pytest.approx(res.metrics["val_loss"], abs=1e-6)  # the model returned is the best one
     torch.manual_seed(0)
-    plain = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, tiny_train(steps=60, lr=3e-3, min_lr=0.5, warmup_steps=5,
-                                                                   eval_interval=10), progress=False)
+    plain = lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, dataclasses.replace(cfg, keep_best=False), progress=False)
     assert plain.metrics["val_loss"] == pytest.approx(res.metrics["val_loss_final"], abs=1e-6)
     assert "val_loss_final" not in plain.metrics
+
+
+def test_quick_training_runs_pinned_and_deterministic(shakespeare, tiny_cfg, tiny_train, optimizer_step_state):
+    """Quick configs pin one CPU thread and deterministic kernels inside the loop; full ones neither."""
+    for corpus in ("shakespeare", "twin", "tang"):
+        quick, full = lm.TrainConfig.for_mode("quick", corpus), lm.TrainConfig.for_mode("full", corpus)
+        assert quick.cpu_threads == 1 and quick.deterministic
+        assert full.cpu_threads is None and not full.deterministic
+    with runtime.cpu_threads(2):
+        lm.train_lm(lm.GPT(tiny_cfg()), shakespeare, tiny_train(steps=3, deterministic=True), progress=False)
+        assert torch.get_num_threads() == 2
+    assert optimizer_step_state and set(optimizer_step_state) == {(1, True)}
+    assert not torch.are_deterministic_algorithms_enabled()

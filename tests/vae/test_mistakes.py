@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aigc_lessons import mistakes, vae
+from aigc_lessons import calibrate, mistakes, vae
 
 
 @pytest.fixture(scope="module")
@@ -21,37 +21,40 @@ def check_report(report) -> None:
 
 
 def test_kl_with_the_wrong_sign(data):
-    report = vae.mistake_kl_sign(steps=150, data=data)
+    metrics, objects = calibrate.run_unit("unit-vae-kl-sign", 0, data=data)  # mistake_kl_sign(steps=150, seed=0)
+    report = objects["report"]
     check_report(report)
     wrong, fixed = report.symptom, report.fixed
+    assert report.details["fixed_history"]["step"] == [150]  # one log: the losses are means over all 150 steps
     # Symptom: a negative "negative log-likelihood" (impossible for binary data) and an exploding KL.
-    assert wrong["final_train_loss"] < 0
-    assert wrong["kl_nats"] > 1e3 and wrong["kl_nats"] > 100 * fixed["kl_nats"]
-    assert wrong["mean_abs_mu"] > 10 * fixed["mean_abs_mu"]
-    assert wrong["reconstruction_nats"] > fixed["reconstruction_nats"]
+    calibrate.assert_checks("unit-vae-kl-sign", metrics, "quick",
+                            only=["wrong_final_train_loss", "wrong_kl_nats", "wrong_over_fixed_kl",
+                                  "wrong_over_fixed_mean_abs_mu", "wrong_minus_fixed_reconstruction_nats"])
     # Fix: a positive loss, a KL of a few nats.
-    assert 0 < fixed["final_train_loss"] < 300 and 0 < fixed["kl_nats"] < 50
+    assert fixed["final_train_loss"] > 0 and fixed["kl_nats"] > 0  # a negative ELBO of binary data and a KL
+    calibrate.assert_checks("unit-vae-kl-sign", metrics, "quick", only=["fixed_final_train_loss", "fixed_kl_nats"])
 
 
 def test_mean_squared_error_with_an_arbitrary_weight(data):
-    report = vae.mistake_mse_reconstruction(steps=200, data=data)
+    metrics, objects = calibrate.run_unit("unit-vae-mse", 0, data=data)  # mistake_mse_reconstruction(steps=200)
+    report = objects["report"]
     check_report(report)
-    wrong, fixed = report.symptom, report.fixed
-    # Symptom: posterior collapse, every reconstruction the same blob.
-    assert wrong["kl_nats"] < 0.5 and wrong["active_units"] == 0
-    assert wrong["reconstruction_spread"] < 0.1
-    # Fix: the Bernoulli likelihood uses the latent code.
-    assert fixed["active_units"] >= 8 and fixed["kl_nats"] > 2 and fixed["reconstruction_spread"] > 5
-    assert fixed["reconstruction_nats"] < wrong["reconstruction_nats"] - 50
+    # Symptom: posterior collapse (no KL, no active unit), every reconstruction the same blob.
+    calibrate.assert_checks("unit-vae-mse", metrics, "quick",
+                            only=["wrong_kl_nats", "wrong_active_units", "wrong_reconstruction_spread"])
+    # Fix: the Bernoulli likelihood uses the latent code, and reconstructs 50 nats and more better.
+    calibrate.assert_checks("unit-vae-mse", metrics, "quick",
+                            only=["fixed_active_units", "fixed_kl_nats", "fixed_reconstruction_spread",
+                                  "wrong_minus_fixed_reconstruction_nats"])
 
 
 def test_sampling_without_reparameterization(data):
-    report = vae.mistake_no_reparameterization(steps=150, data=data)
+    metrics, objects = calibrate.run_unit("unit-vae-reparam", 0, data=data)  # mistake_no_reparameterization(150)
+    report = objects["report"]
     check_report(report)
     wrong, fixed = report.symptom, report.fixed
     # Symptom: not a single bit of the reconstruction gradient reaches the encoder's mean or variance.
     assert wrong["grad_norm_mu"] == 0.0 and wrong["grad_norm_logvar"] == 0.0
     assert fixed["grad_norm_mu"] > 1e-3 and fixed["grad_norm_logvar"] > 1e-3
-    # ... so only the KL trains the encoder and it collapses onto the prior.
-    assert wrong["kl_nats"] < 0.5 and wrong["active_units"] == 0
-    assert fixed["active_units"] >= 8
+    # ... so only the KL trains the encoder and it collapses onto the prior; the fixed one uses its code.
+    calibrate.assert_checks("unit-vae-reparam", metrics, "quick")

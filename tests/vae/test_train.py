@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from aigc_lessons import checkpoint, vae
+from aigc_lessons import calibrate, checkpoint, vae
 from aigc_lessons.files import code_hash
 from aigc_lessons.vae import bounds, models
 from aigc_lessons.vae import train as vae_train
@@ -55,18 +55,25 @@ def test_bad_training_inputs_get_clear_errors(mnist, tiny):
 # -------------------------------------------------------------------------------------- training
 
 
-def test_training_on_real_mnist_lowers_the_test_negative_elbo(trained):
+def test_training_on_real_mnist_lowers_the_test_negative_elbo(trained, unit_tiny, tiny):
+    metrics, _ = unit_tiny
     curve = trained.history["test_neg_elbo"]
+    assert trained.config == tiny()
     assert trained.steps == 150 and trained.finished and len(curve) == 3
-    assert curve[0] - curve[-1] > 20 and curve[-1] < 200, curve
+    assert (metrics["test_neg_elbo_drop"], metrics["final_test_neg_elbo"]) == (curve[0] - curve[-1], curve[-1])
+    # from step 50 to 150 the test negative ELBO falls by more than 19 nats, to below 200
+    calibrate.assert_checks("unit-vae-tiny", metrics, "quick", only=["test_neg_elbo_drop", "final_test_neg_elbo"])
     assert all(math.isfinite(v) for v in trained.history["train_neg_elbo"])
     assert trained.resumed_from == 0
 
 
 def test_iwae_objective_trains(mnist, tiny):
-    x, xt = mnist
-    result = vae.train_vae(tiny(objective="iwae", k_train=4, steps=100), x, xt, device="cpu", progress=False)
-    assert result.history["test_neg_elbo"][-1] < result.history["test_neg_elbo"][0] - 10
+    metrics, objects = calibrate.run_unit("unit-vae-iwae", 0, data=mnist)
+    result = objects["result"]
+    assert result.config == tiny(objective="iwae", k_train=4, steps=100)
+    curve = result.history["test_neg_elbo"]
+    assert metrics["test_neg_elbo_drop"] == curve[0] - curve[-1]
+    calibrate.assert_checks("unit-vae-iwae", metrics, "quick")  # more than 10 nats from step 50 to 100
 
 
 def test_time_budget_stops_training_and_completes_the_schedule(mnist, tiny):
