@@ -21,7 +21,7 @@ export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: bench-gpu help venv data test unit notebooks api-pages site-assets site-test book-check clean-notebooks book clean bench mutants calibrate
+.PHONY: pdf bench-gpu help venv data test unit notebooks api-pages site-assets site-test book-check clean-notebooks book clean bench mutants calibrate
 
 help:
 	@echo "make book   - set up everything and render the book into _build/html"
@@ -30,6 +30,7 @@ help:
 	@echo "make site-test - the built site in headless Chromium, offline (make test runs it on the check build)"
 	@echo "make mutants   - mutation testing of the math modules (slow; not part of make test)"
 	@echo "make calibrate - re-measure the quick-mode thresholds over seeds and floating-point paths (slow)"
+	@echo "make pdf    - the whole book as one PDF (_build/pdf/), for handouts; needs Chromium"
 	@echo "make clean  - remove _build (keeps .venv and the data cache)"
 
 venv: $(STAMP)
@@ -79,6 +80,12 @@ test: venv data clean-notebooks
 book: venv data api-pages site-assets
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "open _build/html/index.html"
+
+# The whole book as one PDF: a single-page HTML build (notebooks executed as for `make book`, from the same
+# cache), typeset and printed by the system's Chromium.
+pdf: venv data api-pages site-assets
+	$(BIN)/jupyter-book build . --builder singlehtml -W -n --keep-going
+	$(BIN)/python .ci/make_pdf.py _build/singlehtml
 
 # Mutation testing of the math modules (configuration: [tool.mutmut] in pyproject.toml). Minutes to tens of
 # minutes on two cores; not part of `make test`. The result is stated in the README's Testing section.

@@ -5,7 +5,9 @@
 Serves the folder on 127.0.0.1 and drives the system's Chromium through Playwright (no browser is
 downloaded). Every request to any host but 127.0.0.1 is blocked and counted as a failure. On every page:
 no console error and no uncaught exception; math typeset by MathJax (no raw ``\\frac`` or ``$$`` left in
-the text); every mermaid diagram drawn as an SVG; every image loaded. The search page finds "ELBO". At
+the text); every mermaid diagram drawn as an SVG; every image loaded. The search page finds "ELBO". On every
+exercise page the solutions are hidden until their title is clicked, and a click shows them; a
+concept question marks a clicked answer right or wrong and shows why. At
 phone width the menu button opens the chapter list, and a screenshot of one chapter is saved under
 ``_build/site-test/``. Internal links and anchors are checked by a crawl of the files.
 
@@ -143,6 +145,43 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
             # search
             page.goto(base + "search.html?q=ELBO", wait_until="load")
             page.wait_for_function("document.querySelectorAll('#search-results li').length > 0", timeout=20_000)
+            # exercise solutions: hidden when the page opens, shown by a click on their summary
+            exercise_pages = [p for p in pages if p.endswith("/exercises.html") and p.startswith("book/")]
+            if not exercise_pages:
+                problems.append("no exercise page (book/*/exercises.html) in the site")
+            for rel in exercise_pages:
+                page.goto(base + rel, wait_until="load")
+                drops = page.locator("details.sd-dropdown")
+                if drops.count() == 0:
+                    problems.append(f"{rel}: no solution dropdown")
+                    continue
+                first = drops.first
+                code = first.locator("pre")
+                if first.evaluate("d => d.open") or code.first.is_visible():
+                    problems.append(f"{rel}: a solution is visible before it is opened")
+                first.locator("summary").click()
+                page.wait_for_timeout(200)
+                if not (first.evaluate("d => d.open") and code.first.is_visible()):
+                    problems.append(f"{rel}: clicking a solution's title does not show it")
+            # concept questions: a click on an answer marks it right or wrong and shows why
+            quiz_pages = [p for p in pages if p.endswith("ch02_gan/index.html")]
+            for rel in quiz_pages:
+                page.goto(base + rel, wait_until="load")
+                quiz = page.locator("div.quiz").first
+                if page.locator("div.quiz").count() == 0:
+                    problems.append(f"{rel}: no concept question")
+                    continue
+                wrong = quiz.locator("div.quiz-choice:not(.quiz-correct)").first
+                right = quiz.locator("div.quiz-choice.quiz-correct").first
+                if wrong.locator("div.quiz-why").is_visible():
+                    problems.append(f"{rel}: a quiz explanation is visible before any answer is clicked")
+                wrong.click()
+                right.click()
+                page.wait_for_timeout(200)
+                marked = (wrong.evaluate("e => e.classList.contains('quiz-wrong')")
+                          and right.evaluate("e => e.classList.contains('quiz-right')"))
+                if not (marked and wrong.locator("div.quiz-why").is_visible() and right.locator("div.quiz-why").is_visible()):
+                    problems.append(f"{rel}: clicking a quiz answer does not mark it and show why")
             # phone width: the menu opens the chapter list; a screenshot for a person to look at
             phone = context.new_page()
             phone.set_viewport_size({"width": 420, "height": 900})

@@ -1,0 +1,103 @@
+"""Print the whole book to one PDF: the single-page HTML build, typeset in Chromium, saved as A4.
+
+    python .ci/make_pdf.py [SINGLEHTML_DIR] [--out FILE]
+
+``make pdf`` first builds the book as one HTML page (``jupyter-book build . --builder singlehtml``, reusing
+the notebooks executed by ``make book``), then runs this script: it serves that folder on 127.0.0.1,
+opens it in the system's Chromium through Playwright with every other host blocked, waits until MathJax
+has typeset every formula and mermaid has drawn every diagram, and prints the page to
+``_build/pdf/aigc-from-zero-to-practice.pdf`` with page numbers in the footer. The sidebars and buttons of
+the web theme are hidden in print. Exits 1 with a message when no Chromium or Playwright is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / ".ci"))
+from site_test import serve  # noqa: E402 - the same local server as the site test
+
+PRINT_CSS = """
+.bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .header-article, .prev-next-area, .bd-footer,
+.bd-footer-article, .headerlink, .copybtn, .toggle-secondary-sidebar, .search-button, #pst-back-to-top { display: none !important; }
+.bd-main .bd-content .bd-article-container { max-width: 100% !important; }
+.bd-container, .bd-page-width { max-width: 100% !important; }
+pre { white-space: pre-wrap !important; word-break: break-word; }
+img { max-width: 100% !important; page-break-inside: avoid; }
+h1 { page-break-before: always; }
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", default=str(ROOT / "_build" / "singlehtml"))
+    parser.add_argument("--out", default=str(ROOT / "_build" / "pdf" / "aigc-from-zero-to-practice.pdf"))
+    args = parser.parse_args(argv)
+    folder = Path(args.folder)
+    if not (folder / "index.html").is_file():
+        print(f"make pdf: no single-page build at {folder}; run `make pdf` (it builds one first)")
+        return 1
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        chromium = None
+    if chromium is None:
+        print("make pdf: needs Chromium and Playwright (Debian: apt-get install chromium; Playwright is in "
+              "requirements.txt)")
+        return 1
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    server, base = serve(folder)
+    outside: list[str] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            context = browser.new_context()
+
+            def route(r):
+                if urlparse(r.request.url).hostname in ("127.0.0.1", None) or r.request.url.startswith("data:"):
+                    r.continue_()
+                else:
+                    outside.append(r.request.url)
+                    r.abort()
+
+            context.route("**/*", route)
+            page = context.new_page()
+            page.goto(base + "index.html", wait_until="load", timeout=300_000)
+            if page.evaluate("!!window.MathJax"):
+                page.wait_for_function("window.MathJax.startup && window.MathJax.startup.promise", timeout=300_000)
+                page.evaluate("window.MathJax.startup.promise")
+            page.wait_for_function(
+                "[...document.querySelectorAll('pre.mermaid, div.mermaid')].every(e => e.querySelector('svg'))",
+                timeout=120_000)
+            page.add_style_tag(content=PRINT_CSS)
+            page.emulate_media(media="print")
+            page.pdf(path=str(out), format="A4", print_background=True, display_header_footer=True,
+                     header_template="<span></span>",
+                     footer_template='<div style="font-size:8px;width:100%;text-align:center;">'
+                                     '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',
+                     margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
+            raw = page.evaluate("""() => { const c = (document.querySelector('main') || document.body).cloneNode(true);
+                c.querySelectorAll('pre, code, script, style, mjx-container, .highlight').forEach(e => e.remove());
+                return (c.innerText.match(/\\\\frac|\\$\\$|\\\\mathbb|\\\\begin\\{/g) || []).length; }""")
+            browser.close()
+    finally:
+        server.shutdown()
+    if outside:
+        print(f"make pdf: blocked {len(outside)} requests to other hosts, e.g. {outside[:3]}")
+        return 1
+    if raw:
+        print(f"make pdf: {len(raw)} formulas were left untypeset")
+        return 1
+    print(f"make pdf: wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

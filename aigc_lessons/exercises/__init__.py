@@ -1,0 +1,211 @@
+"""Exercises with automatic checks: the learner fills in a function, a check cell says what is wrong.
+
+Each chapter's module (``ch01`` ... ``ch06``) defines, for every exercise, a *template* (the function
+the learner completes: its signature, a docstring that states the task, and ``raise
+NotImplementedError``) and a *check* that calls a candidate function on small cases and compares it
+with an independent reference from the package (the closed form, a Monte Carlo estimate, PyTorch's
+own implementation). The worked solutions live in :mod:`aigc_lessons.exercises.solutions`, with the
+same names as the templates; the book shows them in a hidden dropdown under each exercise.
+
+In a notebook::
+
+    from aigc_lessons import exercises
+    def optimal_discriminator(p_data, p_g):
+        ...                                  # your code
+    exercises.check("2.1", optimal_discriminator)
+
+:func:`check` never raises: it returns (and shows) a :class:`Feedback` whose message names the
+problem (not done yet, an exception from your code and the line it came from, a wrong shape, a
+value that breaks an identity, a threshold missed), so a learner is never left with a traceback.
+``make test`` runs every check against its solution (it must pass) and its template (it must fail
+with a helpful message); the notebooks in ``notebooks/exercises/`` are written from this registry
+by ``python -m aigc_lessons.exercises`` (a test checks that they are up to date).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+__all__ = ["Exercise", "Feedback", "ExerciseFailure", "check", "get", "all_exercises", "solution_of", "expect_close",
+           "expect_shape", "expect", "LEVELS", "CHAPTERS"]
+
+#: The grades of difficulty, in order.
+LEVELS = ("warm-up", "core", "stretch")
+#: The chapters that have exercise modules (``chNN.py`` beside this file), by number.
+CHAPTERS = tuple(sorted(int(p.stem[2:]) for p in Path(__file__).parent.glob("ch[0-9][0-9].py")))
+
+
+class ExerciseFailure(AssertionError):
+    """Raised by a check when the candidate's answer is wrong; its message is what the learner reads."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: ``key`` like ``"2.1"``, a ``level`` from :data:`LEVELS`, a Markdown ``prompt``, the
+    ``template`` the learner completes and the ``check`` that judges a candidate (raises
+    :class:`ExerciseFailure` with a helpful message when it is wrong). ``wrong`` holds plausible
+    mistakes (a flipped ratio, a numerically unstable formula) that the check must catch."""
+
+    key: str
+    title: str
+    level: str
+    prompt: str
+    template: Callable
+    check: Callable[[Callable], None]
+    setup: str = ""  # code the notebook runs before the template cell (imports, data)
+    wrong: tuple[Callable, ...] = ()  # plausible wrong answers the check must reject (the tests run them)
+
+    def __post_init__(self):
+        if self.level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
+        if self.key.split(".")[0] != str(self.chapter):
+            raise ValueError(f"exercise key {self.key!r} must start with its chapter number")
+
+    @property
+    def chapter(self) -> int:
+        return int(self.template.__module__.rsplit(".ch", 1)[-1])
+
+    @property
+    def name(self) -> str:
+        """The name of the function the learner writes (the template's name)."""
+        return self.template.__name__
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict of :func:`check`: ``passed`` and a message for the learner (shown in a notebook)."""
+
+    key: str
+    passed: bool
+    message: str
+
+    def __str__(self) -> str:
+        mark = "PASSED" if self.passed else "NOT YET"
+        return f"Exercise {self.key}: {mark}. {self.message}"
+
+    def _repr_markdown_(self) -> str:
+        mark = "✅ **Passed.**" if self.passed else "❌ **Not yet.**"
+        return f"Exercise {self.key}: {mark} {self.message}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _chapter_module(chapter: int):
+    return importlib.import_module(f"{__name__}.ch{chapter:02d}")
+
+
+def all_exercises() -> list[Exercise]:
+    """Every exercise of every chapter, in book order."""
+    return [ex for ch in CHAPTERS for ex in _chapter_module(ch).EXERCISES]
+
+
+def get(key: str) -> Exercise:
+    """The exercise called ``key`` (``"2.1"``); an unknown key raises ``KeyError`` listing the valid ones."""
+    found = {ex.key: ex for ex in all_exercises()}
+    if key not in found:
+        raise KeyError(f"Unknown exercise {key!r}; valid keys are: {', '.join(found)}.")
+    return found[key]
+
+
+def solution_of(key: str) -> Callable:
+    """The worked solution of exercise ``key`` (a function with the template's name)."""
+    ex = get(key)
+    module = importlib.import_module(f"{__name__}.solutions.ch{ex.chapter:02d}")
+    return getattr(module, ex.name)
+
+
+def _where(exc: BaseException, fn: Callable) -> str:
+    """' (line N of `fn`: `code`)' for the innermost frame of ``exc`` that lies inside ``fn``'s source."""
+    try:
+        lines, first = inspect.getsourcelines(fn)
+        filename = inspect.getsourcefile(fn)
+    except (OSError, TypeError):
+        return ""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename == filename and first <= (f.lineno or 0) < first + len(lines)]
+    if not frames:
+        return ""
+    text = (frames[-1].line or "").strip()
+    name = getattr(fn, "__name__", "your function")
+    return f" (line {frames[-1].lineno - first + 1} of `{name}`: `{text}`)" if text else ""
+
+
+def check(key: str, fn: Callable, *, show: bool = True) -> Feedback:
+    """Run exercise ``key``'s check on ``fn`` and return a :class:`Feedback`; never raises for a wrong answer.
+
+    ``show`` also prints the feedback (in a notebook the returned object renders as well; pass
+    ``show=False`` to get it silently).
+    """
+    ex = get(key)
+    if not callable(fn):
+        fb = Feedback(key, False, f"`{ex.name}` must be a function; got {type(fn).__name__}.")
+    else:
+        try:
+            ex.check(fn)
+        except ExerciseFailure as e:
+            fb = Feedback(key, False, str(e))
+        except NotImplementedError:
+            fb = Feedback(key, False, f"`{ex.name}` is not written yet: replace the `raise NotImplementedError` line "
+                                      "with your code, run that cell, then this one again.")
+        except Exception as e:  # the learner's code failed: say where and what, not a traceback
+            fb = Feedback(key, False, f"your function raised {type(e).__name__}: {e}{_where(e, fn)}.")
+        else:
+            fb = Feedback(key, True, "Every case of the check holds.")
+    if show:
+        print(fb)
+    return fb
+
+
+# ---------------------------------------------------------------------------------- helpers for checks
+
+
+def expect(condition: bool, message: str) -> None:
+    """Fail the check with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ExerciseFailure(message)
+
+
+def expect_shape(got, shape: tuple[int, ...], what: str) -> torch.Tensor:
+    """``got`` as a tensor of exactly ``shape``; otherwise a failure naming ``what``, the shape and the type."""
+    if not isinstance(got, torch.Tensor):
+        try:
+            got = torch.as_tensor(got)
+        except (TypeError, ValueError, RuntimeError):
+            raise ExerciseFailure(f"{what} should be a tensor of shape {tuple(shape)}; got a {type(got).__name__}.") from None
+    expect(tuple(got.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}; got {tuple(got.shape)}.")
+    return got
+
+
+def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-8, hint: str = "") -> None:
+    """Fail unless ``got`` equals ``expected`` to the tolerances; the message shows both (the first
+    differing entry for a tensor) and ``hint``."""
+    e = torch.as_tensor(expected, dtype=torch.float64)
+    try:
+        g = torch.as_tensor(got, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ExerciseFailure(f"{what} should be a number or a tensor; got a {type(got).__name__}.") from None
+    if g.shape != e.shape:
+        raise ExerciseFailure(f"{what} should have shape {tuple(e.shape)}; got {tuple(g.shape)}.")
+    if not torch.isfinite(g).all():
+        raise ExerciseFailure(f"{what} contains NaN or infinity." + (f" {hint}" if hint else ""))
+    bad = ~torch.isclose(g, e, rtol=rtol, atol=atol)
+    if bad.any():
+        if g.dim() == 0:
+            detail = f"got {g.item():.6g}, expected {e.item():.6g}"
+        else:
+            i = tuple(int(v) for v in bad.nonzero()[0])
+            detail = f"at index {i} got {g[i].item():.6g}, expected {e[i].item():.6g} ({int(bad.sum())} entries differ)"
+        raise ExerciseFailure(f"{what}: {detail}." + (f" {hint}" if hint else ""))
+
+
+def template_source(ex: Exercise) -> str:
+    """The template's source as the learner sees it in the notebook."""
+    return inspect.getsource(ex.template)

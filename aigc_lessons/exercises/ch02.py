@@ -1,0 +1,231 @@
+"""Chapter 2 exercises (GANs): the optimal discriminator, a stable generator loss, a training step
+that keeps the two players apart, and the mode-coverage count of the 2-D benchmark."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import Exercise, ExerciseFailure, expect, expect_close, expect_shape
+
+Tensor = torch.Tensor
+
+
+# ------------------------------------------------------------------------------------------ 2.1
+
+
+def optimal_discriminator(p_data: Tensor, p_g: Tensor) -> Tensor:
+    """Return D*(x) = p_data(x) / (p_data(x) + p_g(x)) for density values on a grid (same shape in and
+    out); where both densities are 0, return 1/2."""
+    raise NotImplementedError
+
+
+def _check_optimal_discriminator(fn) -> None:
+    from ..gan import theory
+
+    x = theory.quadrature_grid(-12.0, 12.0, 48_001)
+    p, q = theory.P_DATA_1D.pdf(x), theory.P_G_1D.pdf(x)
+    d = expect_shape(fn(p.clone(), q.clone()), tuple(x.shape), "D*(x) on a grid of 48,001 points")
+    flipped = q / (p + q)
+    if torch.allclose(d.double(), flipped, rtol=1e-6):
+        raise ExerciseFailure("you returned p_g / (p_data + p_g): the probability that x is *generated*. "
+                              "D is the probability that x is real.")
+    expect_close(d, p / (p + q), "D*(x)", rtol=1e-6, atol=1e-12,
+                 hint="D* is a ratio of densities, pointwise; not a density itself.")
+    zeros = torch.zeros(3, dtype=torch.float64)
+    expect_close(fn(zeros, zeros), torch.full((3,), 0.5), "D* where both densities are 0",
+                 hint="both densities vanish there, so D* is undefined; the convention is 1/2 (no evidence either way).")
+    # the identity the chapter derives: V(D*, G) = -log 4 + 2 JSD(p_data || p_g)
+    v = theory.value_function(d.double(), p, q, x)
+    expect_close(v, -math.log(4) + 2 * theory.jensen_shannon(p, q, x), "V(D*, G) computed with your D*",
+                 rtol=1e-6, hint="at the optimum the value must equal -log 4 + 2 JSD.")
+
+
+# ------------------------------------------------------------------------------------------ 2.2
+
+
+def non_saturating_generator_loss(fake_logit: Tensor) -> Tensor:
+    """Return the non-saturating generator loss -mean(log D(G(z))) from the discriminator's *logits*
+    on a generated batch (D = sigmoid(logit)). It must stay finite and exact for logits of +-100."""
+    raise NotImplementedError
+
+
+def _check_non_saturating(fn) -> None:
+    logits = torch.tensor([-3.0, -0.5, 0.0, 0.7, 4.0], requires_grad=True)
+    loss = fn(logits)
+    expect_shape(loss, (), "the loss (a scalar: the mean over the batch)")
+    expect_close(loss.detach(), -torch.log(torch.sigmoid(logits.detach())).mean(), "the loss on moderate logits",
+                 rtol=1e-5, hint="the loss is the *mean* of -log sigmoid(logit).")
+    expect(loss.requires_grad, "the loss must be differentiable in the logits (do not call .item() or detach).")
+    (g,) = torch.autograd.grad(loss, logits)
+    expect_close(g, -(1 - torch.sigmoid(logits.detach())) / 5, "its gradient in the logits", rtol=1e-4)
+    far = torch.tensor([-100.0, 100.0])
+    val = fn(far)
+    expect(bool(torch.isfinite(val)), "with a logit of -100 the loss is not finite: sigmoid(-100) underflows to 0 "
+                                      "in float32 and log(0) = -inf. Write -log(sigmoid(l)) as softplus(-l).")
+    expect_close(val.detach(), torch.tensor((100.0 + 0.0) / 2), "the loss at logits (-100, 100)", rtol=1e-4,
+                 hint="-log sigmoid(-100) is 100 (to float precision) and -log sigmoid(100) is 0.")
+
+
+# ------------------------------------------------------------------------------------------ 2.3
+
+
+def gan_training_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real: Tensor, z: Tensor) -> tuple[float, float]:
+    """One step of GAN training with the non-saturating loss, as the chapter teaches it: first the
+    discriminator on a real and a generated batch, then the generator through the *updated* D on the
+    same generated batch. This version has a bug: the generator's weights end up different from a
+    correct step. Find it and fix it. Returns (discriminator loss, generator loss)."""
+    opt_d.zero_grad()
+    opt_g.zero_grad()  # both players start from clean gradients
+    fake = G(z)
+    d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
+    d_loss.backward(retain_graph=True)  # keep the graph: the generator's update below goes through `fake` again
+    opt_d.step()
+    g_loss = F.softplus(-D(fake)).mean()
+    g_loss.backward()
+    opt_g.step()
+    return d_loss.item(), g_loss.item()
+
+
+def _models(seed: int):
+    torch.manual_seed(seed)
+    G = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    D = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1))
+    return G, D
+
+
+def _reference_step(G, D, opt_g, opt_d, real, z):
+    fake = G(z)
+    d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    g_loss = F.softplus(-D(fake)).mean()
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+
+
+def _check_training_step(fn) -> None:
+    gen = torch.Generator().manual_seed(0)
+    real, z = torch.randn(64, 2, generator=gen) + 2.0, torch.randn(64, 2, generator=gen)
+    runs = []
+    for step in (fn, _reference_step):
+        G, D = _models(0)
+        opt_g, opt_d = torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1)
+        out = step(G, D, opt_g, opt_d, real, z)
+        runs.append((G, D, out))
+    (G, D, out), (G_ref, D_ref, _) = runs
+    expect(isinstance(out, tuple) and len(out) == 2, "return (discriminator loss, generator loss).")
+    for (name, a), b in zip(D.named_parameters(), D_ref.parameters()):
+        expect(torch.allclose(a, b, atol=1e-6), f"the discriminator's `{name}` differs from a correct step: "
+                                                "its update should see only its own loss on the real and fake batches.")
+    for (name, a), b in zip(G.named_parameters(), G_ref.parameters()):
+        expect(torch.allclose(a, b, atol=1e-6),
+               f"after one step the generator's `{name}` differs from a correct step: the "
+               "discriminator's loss reached G's gradients. Detach the fake batch for D's update (or clear G's "
+               "gradients after D's backward pass), so that G follows only its own loss.")
+
+
+# ------------------------------------------------------------------------------------------ 2.4
+
+
+def count_modes(samples: Tensor, centers: Tensor, sigma: float, min_count: int = 20) -> tuple[int, float]:
+    """Return (modes covered, share of high-quality samples) for samples (N, 2) of a mixture with
+    centres (K, 2) and standard deviation sigma: a sample is high quality if it lies within 3 sigma of
+    its nearest centre; a mode is covered if at least ``min_count`` high-quality samples have it as
+    their nearest centre."""
+    raise NotImplementedError
+
+
+def _check_count_modes(fn) -> None:
+    from .. import metrics
+    from ..gan.toy2d import get_mixture
+
+    for name in ("ring", "grid"):
+        mix = get_mixture(name)
+        centers = mix.centers_tensor
+        gen = torch.Generator().manual_seed(1)
+        # a generator that drops the last modes, puts 25 points on one, 19 (too few) on another, and sprays noise
+        keep = centers[: len(centers) - 3]
+        pts = [keep[torch.randint(len(keep), (2000,), generator=gen)] + mix.sigma * torch.randn(2000, 2, generator=gen),
+               centers[-1] + 2.0 * mix.sigma * torch.randn(25, 2, generator=gen).clamp(-1.4, 1.4),
+               centers[-2] + 0.5 * mix.sigma * torch.randn(19, 2, generator=gen),
+               4 * torch.randn(456, 2, generator=gen)]
+        samples = torch.cat(pts)
+        ref = metrics.mode_coverage(samples, centers, mix.sigma)
+        got = fn(samples.clone(), centers.clone(), mix.sigma)
+        expect(isinstance(got, tuple) and len(got) == 2, "return a pair (modes covered, high-quality share).")
+        modes, hq = got
+        expect(int(modes) == ref.modes_covered,
+               f"on the {name} ({len(centers)} modes) you count {int(modes)} modes covered; the rule gives "
+               f"{ref.modes_covered}. Assign each high-quality sample to its *nearest* centre, and count a mode only "
+               f"from {20} such samples.")
+        expect_close(float(hq), ref.high_quality, f"the high-quality share on the {name}", rtol=1e-6,
+                     hint="it is the share of *all* samples within 3 sigma of their nearest centre.")
+    modes, _ = fn(centers.repeat(5, 1), centers.clone(), mix.sigma, min_count=5)
+    expect(int(modes) == len(centers), "with min_count=5 and five samples exactly on every centre, every mode "
+                                           "is covered: use min_count, do not hard-code 20.")
+
+
+# plausible mistakes each check must catch (tests/test_exercises.py runs them)
+def _d_flipped(p_data, p_g):
+    return p_g / (p_data + p_g)
+
+
+def _d_density(p_data, p_g):
+    return p_data
+
+
+def _d_nan_where_empty(p_data, p_g):
+    return p_data / (p_data + p_g)
+
+
+def _ns_naive(fake_logit):
+    return -torch.log(torch.sigmoid(fake_logit)).mean()
+
+
+def _ns_saturating(fake_logit):
+    return -F.softplus(fake_logit).mean()
+
+
+def _ns_sum(fake_logit):
+    return F.softplus(-fake_logit).sum()
+
+
+def _modes_any_sample(samples, centers, sigma, min_count=20):
+    dist, nearest = torch.cdist(samples, centers).min(dim=1)
+    good = dist < 3 * sigma
+    return len(set(nearest[good].tolist())), float(good.float().mean())
+
+
+def _modes_hq_of_covered(samples, centers, sigma, min_count=20):
+    dist, nearest = torch.cdist(samples, centers).min(dim=1)
+    good = dist < 3 * sigma
+    counts = torch.bincount(nearest[good], minlength=len(centers))
+    return int((counts >= min_count).sum()), float(good.sum()) / max(int((counts >= min_count).sum()), 1) / 100
+
+
+EXERCISES = [
+    Exercise("2.1", "The optimal discriminator", "warm-up",
+             "Write $D^*(x) = p_{data}(x) / (p_{data}(x) + p_g(x))$. The check also plugs your $D^*$ into the value "
+             "function and tests the identity $V(D^*, G) = -\\log 4 + 2\\,\\mathrm{JSD}(p_{data}\\Vert p_g)$.",
+             optimal_discriminator, _check_optimal_discriminator,
+             wrong=(_d_flipped, _d_density, _d_nan_where_empty)),
+    Exercise("2.2", "A generator loss that does not overflow", "core",
+             "Write the non-saturating generator loss from logits. The naive `-torch.log(torch.sigmoid(l))` is right "
+             "on paper and wrong in float32 for large negative logits; find the stable form.",
+             non_saturating_generator_loss, _check_non_saturating, wrong=(_ns_naive, _ns_saturating, _ns_sum)),
+    Exercise("2.3", "Find the bug in a training step", "core",
+             "The function below runs without an error, and its losses even look plausible. Compare it line by line "
+             "with the training step of the chapter and fix it; the check compares the weights after one step with "
+             "a correct step.",
+             gan_training_step, _check_training_step),
+    Exercise("2.4", "Count the modes", "stretch",
+             "Implement the counting rule of the 2-D benchmark: high-quality samples (within $3\\sigma$ of the nearest "
+             "centre) and modes covered (at least `min_count` high-quality samples nearest to them).",
+             count_modes, _check_count_modes, wrong=(_modes_any_sample, _modes_hq_of_covered)),
+]

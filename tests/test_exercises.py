@@ -1,0 +1,71 @@
+"""The exercises (aigc_lessons.exercises): every solution passes its check, every template fails it with
+a message for the learner (never a traceback), every planted wrong answer is caught, and the notebooks and
+pages written from the registry are up to date."""
+
+import subprocess
+import sys
+
+import pytest
+
+from aigc_lessons import exercises
+from tests.conftest import REPO
+
+ALL = exercises.all_exercises()
+KEYS = [ex.key for ex in ALL]
+
+
+def test_registry_is_well_formed():
+    assert len(KEYS) == len(set(KEYS)), "exercise keys must be unique"
+    for chapter in exercises.CHAPTERS:
+        mine = [ex for ex in ALL if ex.chapter == chapter]
+        assert 4 <= len(mine) <= 8, f"chapter {chapter} has {len(mine)} exercises; 4-8 expected"
+        assert {ex.level for ex in mine} == set(exercises.LEVELS), f"chapter {chapter} lacks a level"
+        assert [ex.key for ex in mine] == [f"{chapter}.{i}" for i in range(1, len(mine) + 1)]
+    with pytest.raises(KeyError, match="valid keys"):
+        exercises.get("99.1")
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_solution_passes(key):
+    fb = exercises.check(key, exercises.solution_of(key), show=False)
+    assert fb.passed, fb.message
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_template_fails_with_a_message(key):
+    ex = exercises.get(key)
+    fb = exercises.check(key, ex.template, show=False)
+    assert not fb.passed
+    assert fb.message and "Traceback" not in fb.message and len(fb.message) < 600, fb.message
+
+
+@pytest.mark.parametrize("key", [ex.key for ex in ALL if ex.wrong])
+def test_every_planted_wrong_answer_is_caught(key):
+    for wrong in exercises.get(key).wrong:
+        fb = exercises.check(key, wrong, show=False)
+        assert not fb.passed, f"{key}: the check accepts the wrong answer {wrong.__name__}"
+        assert "Traceback" not in fb.message
+
+
+def test_check_never_raises_for_bad_candidates(capsys):
+    key = KEYS[0]
+    assert not exercises.check(key, 42).passed
+    assert not exercises.check(key, lambda *a, **k: None).passed
+    assert not exercises.check(key, lambda *a, **k: 1 / 0).passed
+    out = capsys.readouterr().out
+    assert "ZeroDivisionError" in out and "NOT YET" in out
+
+
+def test_an_error_names_the_line_of_the_learners_function():
+    def optimal_discriminator(p_data, p_g):
+        ratio = p_data / (p_data + p_g)
+        return ratio.reshape(-1, 7)
+
+    fb = exercises.check("2.1", optimal_discriminator, show=False)
+    assert not fb.passed and "RuntimeError" in fb.message and "line 3 of `optimal_discriminator`" in fb.message
+
+
+def test_notebooks_and_pages_are_written_from_the_registry():
+    out = subprocess.run([sys.executable, str(REPO / ".ci" / "exercise_pages.py"), "--check"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
