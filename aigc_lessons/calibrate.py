@@ -26,35 +26,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import operator
 import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .thresholds import MEASURED as _MEASURED  # noqa: E402 - the threshold type lives on its own
+from .thresholds import Threshold  # noqa: E402
+
 __all__ = ["Threshold", "CHECKS", "failures", "assert_checks", "measure", "run_unit", "MEASURES", "FLOAT_PATHS",
            "main"]
-
-_OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, ">": operator.gt, "<=": operator.le,
-                                                   "<": operator.lt}
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """``metric op value``, e.g. ``Threshold(">=", 0.8)``; ``why`` says where the value comes from."""
-
-    op: str
-    value: float
-    why: str = ""
-
-    def holds(self, measured: float) -> bool:
-        return _OPS[self.op](measured, self.value)
-
-
-_MEASURED = "set with margin below the worst of the runs in tests/calibration.json"
 
 #: check name -> mode -> metric -> threshold. Quick values: the worst run of ``tests/calibration.json``
 #: with margin (see the test); full values: the chapters' published-quality targets.

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from .calibrate import _MEASURED, Threshold
+from .thresholds import MEASURED as _MEASURED
+from .thresholds import Threshold
 
 _UNIT = "unit test: quick mode only"
 

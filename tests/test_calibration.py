@@ -75,3 +75,13 @@ def test_unit_checks_repeat_their_quick_thresholds_in_full_mode():
 def test_an_untrained_model_fails_the_notebook_checks(name):
     metrics = calibrate.measure(name, 0, untrained=True)
     assert calibrate.failures(name, metrics, "quick"), f"{name}: an untrained model passes every check: {metrics}"
+
+
+def test_the_command_line_starts():
+    """``python -m aigc_lessons.calibrate`` runs the module as ``__main__``: it must import its unit entries
+    without a circular import (the threshold type lives in ``aigc_lessons.thresholds``)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "aigc_lessons.calibrate", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--workers" in out.stdout, out.stderr[-2000:]
