@@ -13,14 +13,13 @@ the web theme are hidden in print. Exits 1 with a message when no Chromium or Pl
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / ".ci"))
-from site_test import serve  # noqa: E402 - the same local server as the site test
+from site_test import (RAW_LATEX_JS, block_other_hosts, find_chromium, serve,  # noqa: E402 - as the site test
+                       wait_for_typesetting)
 
 PRINT_CSS = """
 .bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .header-article, .prev-next-area, .bd-footer,
@@ -42,11 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (folder / "index.html").is_file():
         print(f"make pdf: no single-page build at {folder}; run `make pdf` (it builds one first)")
         return 1
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        chromium = None
+    chromium = find_chromium()
     if chromium is None:
         print("make pdf: needs Chromium and Playwright (Debian: apt-get install chromium; Playwright is in "
               "requirements.txt)")
@@ -54,28 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     server, base = serve(folder)
-    outside: list[str] = []
     try:
+        from playwright.sync_api import sync_playwright
+
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             context = browser.new_context()
-
-            def route(r):
-                if urlparse(r.request.url).hostname in ("127.0.0.1", None) or r.request.url.startswith("data:"):
-                    r.continue_()
-                else:
-                    outside.append(r.request.url)
-                    r.abort()
-
-            context.route("**/*", route)
+            outside = block_other_hosts(context)
             page = context.new_page()
             page.goto(base + "index.html", wait_until="load", timeout=300_000)
-            if page.evaluate("!!window.MathJax"):
-                page.wait_for_function("window.MathJax.startup && window.MathJax.startup.promise", timeout=300_000)
-                page.evaluate("window.MathJax.startup.promise")
-            page.wait_for_function(
-                "[...document.querySelectorAll('pre.mermaid, div.mermaid')].every(e => e.querySelector('svg'))",
-                timeout=120_000)
+            wait_for_typesetting(page, 300_000)
             page.add_style_tag(content=PRINT_CSS)
             page.emulate_media(media="print")
             page.pdf(path=str(out), format="A4", print_background=True, display_header_footer=True,
@@ -83,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                      footer_template='<div style="font-size:8px;width:100%;text-align:center;">'
                                      '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',
                      margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
-            raw = page.evaluate("""() => { const c = (document.querySelector('main') || document.body).cloneNode(true);
-                c.querySelectorAll('pre, code, script, style, mjx-container, .highlight').forEach(e => e.remove());
-                return (c.innerText.match(/\\\\frac|\\$\\$|\\\\mathbb|\\\\begin\\{/g) || []).length; }""")
+            raw = page.evaluate("() => { " + RAW_LATEX_JS + " return raw; }")
             browser.close()
     finally:
         server.shutdown()
@@ -93,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make pdf: blocked {len(outside)} requests to other hosts, e.g. {outside[:3]}")
         return 1
     if raw:
-        print(f"make pdf: {len(raw)} formulas were left untypeset")
+        print(f"make pdf: {raw} pieces of raw LaTeX were left untypeset")
         return 1
     print(f"make pdf: wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0

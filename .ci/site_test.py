@@ -86,12 +86,55 @@ def check_links(folder: Path) -> list[str]:
     return problems
 
 
+def find_chromium() -> str | None:
+    """The system's Chromium (no browser is downloaded), or None when it or Playwright is missing."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return None
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def block_other_hosts(context) -> list[str]:
+    """Let a Playwright context reach 127.0.0.1 (and data:/blob: URLs) only; the list it returns collects
+    every blocked request."""
+    outside: list[str] = []
+
+    def route(r):
+        host = urlparse(r.request.url).hostname
+        if host in ("127.0.0.1", None) or r.request.url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    return outside
+
+
+def wait_for_typesetting(page, timeout_ms: int = 30_000) -> None:
+    """Wait until MathJax has typeset the page and every mermaid diagram is an SVG."""
+    if page.evaluate("!!window.MathJax"):
+        page.wait_for_function("window.MathJax.startup && window.MathJax.startup.promise", timeout=timeout_ms)
+        page.evaluate("window.MathJax.startup.promise")
+    if page.evaluate("document.querySelectorAll('pre.mermaid, div.mermaid').length"):
+        page.wait_for_function(
+            "[...document.querySelectorAll('pre.mermaid, div.mermaid')].every(e => e.querySelector('svg'))",
+            timeout=timeout_ms)
+
+
+#: JavaScript: the main text without code, scripts and typeset math, and the pieces of raw LaTeX left in it.
+RAW_LATEX_JS = """const main = document.querySelector('main') || document.body;
+                    const clone = main.cloneNode(true);
+                    clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight').forEach(e => e.remove());
+                    const raw = (clone.innerText.match(/\\\\frac|\\$\\$|\\\\mathbb|\\\\begin\\{/g) || []).length;"""
+
+
 def browser_checks(folder: Path, chromium: str) -> list[str]:
     from playwright.sync_api import sync_playwright
 
     server, base = serve(folder)
     problems: list[str] = []
-    outside: list[str] = []
     shots = ROOT / "_build" / "site-test"
     shots.mkdir(parents=True, exist_ok=True)
     pages = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.html")
@@ -101,16 +144,7 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             context = browser.new_context()
-
-            def route(r):
-                host = urlparse(r.request.url).hostname
-                if host in ("127.0.0.1", None) or r.request.url.startswith(("data:", "blob:")):
-                    r.continue_()
-                else:
-                    outside.append(r.request.url)
-                    r.abort()
-
-            context.route("**/*", route)
+            outside = block_other_hosts(context)
             page = context.new_page()
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -118,23 +152,12 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
             for rel in pages:
                 errors.clear()
                 page.goto(base + rel, wait_until="load")
-                if page.evaluate("!!window.MathJax"):
-                    page.wait_for_function("window.MathJax.startup && window.MathJax.startup.promise")
-                    page.evaluate("window.MathJax.startup.promise")
-                n_mermaid = page.evaluate("document.querySelectorAll('pre.mermaid, div.mermaid').length")
-                if n_mermaid:
-                    page.wait_for_function(
-                        "[...document.querySelectorAll('pre.mermaid, div.mermaid')].every(e => e.querySelector('svg'))",
-                        timeout=20_000)
+                wait_for_typesetting(page, 20_000)
                 state = page.evaluate("""() => {
-                    const main = document.querySelector('main') || document.body;
-                    const clone = main.cloneNode(true);
-                    clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight').forEach(e => e.remove());
-                    const text = clone.innerText;
+                    """ + RAW_LATEX_JS + """
                     const imgs = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src);
                     const noAlt = [...document.querySelectorAll('main img')].filter(i => !i.alt).map(i => i.src);
-                    return {raw: (text.match(/\\\\frac|\\$\\$|\\\\mathbb|\\\\begin\\{/g) || []).length,
-                            badImages: imgs, noAlt: noAlt};
+                    return {raw: raw, badImages: imgs, noAlt: noAlt};
                 }""")
                 if state["raw"]:
                     problems.append(f"{rel}: {state['raw']} pieces of raw LaTeX left in the text")
@@ -217,11 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"site test: no built site at {folder}; run make book first")
         return 1
     problems = check_links(folder)
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        chromium = None
+    chromium = find_chromium()
     if chromium is None:
         print("site test: SKIPPED the browser checks: no Chromium or no Playwright here "
               "(Debian: apt-get install chromium); links and anchors were checked")
