@@ -40,6 +40,16 @@ def _decay(step: int, total: int, lr_final_ratio: float) -> float:
 # ------------------------------------------------------------------------------------------ 2-D points
 
 
+def _update(loss: Tensor, model: nn.Module, ema: nn.Module, opt, sched, ema_decay: float, step: int) -> float:
+    """One optimiser step on ``loss``, the learning-rate schedule and the weight average; the loss as a float."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    ema_update(ema, model, ema_decay, step)
+    return float(loss.detach())
+
+
 @dataclass(frozen=True)
 class Diffusion2DConfig:
     """One MLP noise predictor trained on a 2-D mixture (``"ring"`` or ``"grid"`` of the GAN chapter).
@@ -159,12 +169,7 @@ def train_diffusion_2d(config: Diffusion2DConfig, device: torch.device | str | N
                          disable=not progress, leave=False):
             x0 = mixture.sample(config.batch_size, gen).to(dev)
             loss = noise_prediction_loss(model, schedule, x0, generator=gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            ema_update(ema, model, config.ema_decay, step)
-            history["loss"].append(float(loss.detach()))
+            history["loss"].append(_update(loss, model, ema, opt, sched, config.ema_decay, step))
             done = step + 1
             if checkpoint_path is not None and (done % config.checkpoint_every == 0 or done == stop):
                 save_training(checkpoint_path, kind="diffusion-2d", config=config, step=done, modules=modules,
@@ -292,12 +297,7 @@ def train_diffusion_mnist(config: DiffusionMnistConfig, device: torch.device | s
             drop = torch.rand(config.batch_size, generator=gen) < config.p_uncond
             y = torch.where(drop, torch.full_like(y, model.null_label), y).to(dev)
             loss = noise_prediction_loss(model, schedule, x0, generator=gen, y=y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            ema_update(ema, model, config.ema_decay, step)
-            history["loss"].append(float(loss.detach()))
+            history["loss"].append(_update(loss, model, ema, opt, sched, config.ema_decay, step))
             done = step + 1
             if checkpoint_path is not None and (done % config.checkpoint_every == 0 or done == stop):
                 save_training(checkpoint_path, kind="diffusion-mnist", config=config, step=done, modules=modules,
