@@ -345,13 +345,19 @@ def _check_ddpm_sampler(fn) -> None:
         raise ExerciseFailure(msg)
 
 
+def _reverse_mean(eps_model, schedule, x, t):
+    """The posterior mean of x_{t-1} given x_t and the predicted noise, with beta_t: the planted samplers' shared part."""
+    eps = eps_model(x, torch.full((x.shape[0],), t, dtype=torch.long))
+    ab_t, ab_prev, beta_t = schedule.alpha_bar[t], schedule.alpha_bar[t - 1], schedule.betas[t]
+    x0 = (x - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()
+    return (ab_prev.sqrt() * beta_t * x0 + schedule.alphas[t].sqrt() * (1 - ab_prev) * x) / (1 - ab_t), beta_t
+
+
 def _ddpm_posterior_variance(eps_model, schedule, n, dim, generator):
     x = torch.randn(n, dim, generator=generator)
     for t in range(schedule.T, 0, -1):
-        eps = eps_model(x, torch.full((n,), t, dtype=torch.long))
-        ab_t, ab_prev, beta_t = schedule.alpha_bar[t], schedule.alpha_bar[t - 1], schedule.betas[t]
-        x0 = (x - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()
-        mean = (ab_prev.sqrt() * beta_t * x0 + schedule.alphas[t].sqrt() * (1 - ab_prev) * x) / (1 - ab_t)
+        mean, beta_t = _reverse_mean(eps_model, schedule, x, t)
+        ab_t, ab_prev = schedule.alpha_bar[t], schedule.alpha_bar[t - 1]
         var = (1 - ab_prev) / (1 - ab_t) * beta_t  # zero at t = 1: hides the bug, changes every other step
         x = mean + var.sqrt() * torch.randn(n, dim, generator=generator)
     return x
@@ -360,10 +366,7 @@ def _ddpm_posterior_variance(eps_model, schedule, n, dim, generator):
 def _ddpm_stop_at_x1(eps_model, schedule, n, dim, generator):
     x = torch.randn(n, dim, generator=generator)
     for t in range(schedule.T, 1, -1):  # never takes the last step
-        eps = eps_model(x, torch.full((n,), t, dtype=torch.long))
-        ab_t, ab_prev, beta_t = schedule.alpha_bar[t], schedule.alpha_bar[t - 1], schedule.betas[t]
-        x0 = (x - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()
-        mean = (ab_prev.sqrt() * beta_t * x0 + schedule.alphas[t].sqrt() * (1 - ab_prev) * x) / (1 - ab_t)
+        mean, beta_t = _reverse_mean(eps_model, schedule, x, t)
         x = mean + beta_t.sqrt() * torch.randn(n, dim, generator=generator)
     return x
 
@@ -371,10 +374,7 @@ def _ddpm_stop_at_x1(eps_model, schedule, n, dim, generator):
 def _ddpm_no_noise(eps_model, schedule, n, dim, generator):
     x = torch.randn(n, dim, generator=generator)
     for t in range(schedule.T, 0, -1):
-        eps = eps_model(x, torch.full((n,), t, dtype=torch.long))
-        ab_t, ab_prev, beta_t = schedule.alpha_bar[t], schedule.alpha_bar[t - 1], schedule.betas[t]
-        x0 = (x - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()
-        x = (ab_prev.sqrt() * beta_t * x0 + schedule.alphas[t].sqrt() * (1 - ab_prev) * x) / (1 - ab_t)
+        x = _reverse_mean(eps_model, schedule, x, t)[0]
     return x
 
 
