@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from aigc_lessons import exercises  # noqa: E402
 
-CHAPTER_DIRS = {1: "ch01_landscape", 2: "ch02_gan", 3: "ch03_vae", 4: "ch04_transformers", 5: "ch05_careers",
-                6: "ch06_diffusion"}
+#: chapter number -> its folder under book/ (``chNN_topic``)
+CHAPTER_DIRS = {int(d.name[2:4]): d.name for d in (ROOT / "book").glob("ch[0-9][0-9]_*") if d.is_dir()}
 CHAPTER_TITLES = {1: "the landscape", 2: "GANs", 3: "VAEs", 4: "attention and language models",
                   5: "generative AI and jobs", 6: "diffusion models"}
 SETUP = """import torch

@@ -37,13 +37,14 @@ def test_no_placeholder_is_left_on_any_page():
         assert "RUNTIME_TBD" not in page.read_text(encoding="utf-8"), page
 
 
-def _minutes(table: str, columns: tuple[int, ...]) -> list[int]:
+def _rows(table: str) -> list[list[str]]:
+    """The body rows of the first Markdown table in ``table``, as lists of stripped cells."""
     rows = [r for r in table.splitlines() if r.startswith("|") and not r.startswith("|---")][1:]
-    out = []
-    for r in rows:
-        cells = [c.strip() for c in r.strip("|").split("|")]
-        out.append(sum(int(cells[i]) for i in columns if cells[i].isdigit()))
-    return out
+    return [[c.strip() for c in r.strip("|").split("|")] for r in rows]
+
+
+def _minutes(rows: list[list[str]], columns: tuple[int, ...]) -> list[int]:
+    return [sum(int(r[i]) for i in columns if r[i].isdigit()) for r in rows]
 
 
 def test_the_instructor_guides_plans_add_up_to_the_hours_it_states():
@@ -51,12 +52,12 @@ def test_the_instructor_guides_plans_add_up_to_the_hours_it_states():
     one = text.split("**One day**", 1)[1].split("**Two days**", 1)[0]
     two = text.split("**Two days**", 1)[1].split("\n\n", 2)[1]
     assert "about seven hours" in one
-    assert abs(sum(_minutes(one, (2, 3, 4))) / 60 - 7) <= 0.5
+    assert abs(sum(_minutes(_rows(one), (2, 3, 4))) / 60 - 7) <= 0.5
     assert "about seven and a half hours a day" in text.split("**Two days**", 1)[1][:80]
-    rows = [[c.strip() for c in r.strip("|").split("|")] for r in two.splitlines()
-            if r.startswith("|") and not r.startswith("|---")][1:]
+    rows = _rows(two)
+    assert all(r[i].isdigit() for r in rows for i in (3, 4, 5)), "every two-day block states its minutes"
     for day in ("1", "2"):
-        total = sum(int(r[3]) + int(r[4]) + int(r[5]) for r in rows if r[0] == day)
+        total = sum(_minutes([r for r in rows if r[0] == day], (3, 4, 5)))
         assert abs(total / 60 - 7.5) <= 0.25, (day, total)
     assert "file: book/instructor_guide\n" in TOC
 
