@@ -7,7 +7,9 @@ downloaded). Every request to any host but 127.0.0.1 is blocked and counted as a
 no console error and no uncaught exception; math typeset by MathJax (no raw ``\\frac`` or ``$$`` left in
 the text); every mermaid diagram drawn as an SVG; every image loaded. The search page finds "ELBO". On every
 exercise page the solutions are hidden until their title is clicked, and a click shows them; a
-concept question marks a clicked answer right or wrong and shows why. At
+concept question marks a clicked answer right or wrong and shows why. The job explorer answers a search
+in English and in Chinese with the numbers the data files give (computed here, not read from the page's
+data). At
 phone width the menu button opens the chapter list, and a screenshot of one chapter is saved under
 ``_build/site-test/``. Internal links and anchors are checked by a crawl of the files.
 
@@ -130,6 +132,48 @@ RAW_LATEX_JS = """const main = document.querySelector('main') || document.body;
                     const raw = (clone.innerText.match(/\\\\frac|\\$\\$|\\\\mathbb|\\\\begin\\{/g) || []).length;"""
 
 
+def expected_job(code: str) -> dict[str, str]:
+    """What the job explorer must show for an O*NET code, computed here from the data files (not the page's data)."""
+    sys.path.insert(0, str(ROOT))
+    from aigc_lessons.data import load_occupations
+
+    data = load_occupations()
+    row = data.occupations.set_index("O*NET-SOC Code").loc[code]
+    oews = data.oews[(data.oews["O_GROUP"] == "detailed") & (data.oews["OCC_CODE"] == code[:7])].iloc[0]
+    shown = {"title": str(row["Title"]), "code": f"({code})", "employment": f"{int(oews['TOT_EMP']):,}"}
+    for m in ("alpha", "beta", "gamma"):
+        shown[f"human-{m}"] = f"{100 * row[f'human_rating_{m}']:.1f}%"
+        shown[f"gpt4-{m}"] = f"{100 * row[f'dv_rating_{m}']:.1f}%"
+    return shown
+
+
+def check_job_explorer(page, base: str, pages: list[str], problems: list[str]) -> None:
+    """Search the careers chapter's job explorer in English and Chinese and read back what it shows."""
+    rel = next((p for p in pages if p.endswith("ch05_careers/job_explorer.html")), None)
+    if rel is None:
+        problems.append("no job explorer page (book/ch05_careers/job_explorer.html) in the site")
+        return
+    page.goto(base + rel, wait_until="load")
+    for query, code in (("律师", "23-1011.00"), ("registered nurse", "29-1141.00")):
+        box = page.locator("#job-explorer input")
+        if box.count() == 0:
+            problems.append(f"{rel}: the job explorer did not start (no search box)")
+            return
+        box.fill(query)
+        try:
+            page.wait_for_selector("#job-explorer [data-field=title]", timeout=10_000)
+        except Exception:
+            problems.append(f"{rel}: searching {query!r} shows no occupation")
+            continue
+        expected = expected_job(code)
+        shown = {k: page.locator(f"#job-explorer [data-field={k}]").first.inner_text().strip() for k in expected}
+        wrong = {k: (shown[k], v) for k, v in expected.items() if shown[k] != v}
+        if wrong:
+            problems.append(f"{rel}: searching {query!r}: shown != expected: {wrong}")
+        if page.locator("#job-explorer [data-field=tasks] tbody tr").count() == 0:
+            problems.append(f"{rel}: searching {query!r} lists no tasks")
+
+
 def browser_checks(folder: Path, chromium: str) -> list[str]:
     from playwright.sync_api import sync_playwright
 
@@ -205,6 +249,7 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                           and right.evaluate("e => e.classList.contains('quiz-right')"))
                 if not (marked and wrong.locator("div.quiz-why").is_visible() and right.locator("div.quiz-why").is_visible()):
                     problems.append(f"{rel}: clicking a quiz answer does not mark it and show why")
+            check_job_explorer(page, base, pages, problems)
             # phone width: the menu opens the chapter list; a screenshot for a person to look at
             phone = context.new_page()
             phone.set_viewport_size({"width": 420, "height": 900})

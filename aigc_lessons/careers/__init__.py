@@ -8,12 +8,13 @@ wages. Every task of an O*NET occupation is labelled
 * ``E1``: direct exposure: an LLM through a chat interface cuts the time by half or more;
 * ``E2``: exposure through LLM-powered software built on top of the model.
 
-An occupation with tasks :math:`t = 1..n` gets three shares,
+An occupation with tasks :math:`t = 1..n` gets three shares, with weights :math:`w_t = 2` for a core task
+and 1 for a supplemental task or one without a type (``TASK_TYPE_WEIGHTS``),
 
 .. math::
-    \\alpha = \\tfrac1n \\sum_t [E1_t],\\qquad
-    \\beta = \\tfrac1n \\sum_t ([E1_t] + \\tfrac12 [E2_t]),\\qquad
-    \\gamma = \\tfrac1n \\sum_t ([E1_t] + [E2_t]),
+    \\alpha = \\frac{\\sum_t w_t [E1_t]}{\\sum_t w_t},\\qquad
+    \\beta = \\frac{\\sum_t w_t ([E1_t] + \\tfrac12 [E2_t])}{\\sum_t w_t},\\qquad
+    \\gamma = \\frac{\\sum_t w_t ([E1_t] + [E2_t])}{\\sum_t w_t},
 
 rated once by people (``human_rating_*``) and once by GPT-4 (``dv_rating_*``).
 
@@ -26,6 +27,8 @@ Modules of this package
 * :mod:`~aigc_lessons.careers.plots`: the figures (``plot_*``);
 * :mod:`~aigc_lessons.careers.search`: "where does my job stand?": MiniLM sentence embeddings and the
   nearest occupations, Chinese queries through a glossary;
+* :mod:`~aigc_lessons.careers.explorer`: the website's job explorer: every occupation as one offline payload,
+  and the keyword search the page runs;
 * :mod:`~aigc_lessons.careers.finetune`: fine-tuning MiniLM to predict E0/E1/E2 from a task's text;
 * :mod:`~aigc_lessons.careers.experiment`: the fine-tuned model against baselines, and the benchmark;
 * :mod:`~aigc_lessons.careers.mistakes`: the common mistakes, each reproduced by a function (``mistake_*``).
@@ -39,6 +42,8 @@ from .experiment import (FinetuneReport, bench_finetune, classification_metrics,
 from .exposure import (HOURS_PER_YEAR, LABELS, MEASURES, OEWS_TOP_CODE_ANNUAL, PUBLISHED_HEADLINE,
                        PUBLISHED_TASK_SHARES, RATERS, TASK_LABEL_COLUMNS, Crosswalk, JoinedTable, build_crosswalk,
                        exposure_table, label_ids, onet_to_soc, rating_column, share_of_employment)
+from .explorer import (HISTOGRAM_BINS, employment_percentile, explorer_payload, keyword_search, query_tokens,
+                       title_tokens, write_explorer_script)
 from .finetune import (ExposureClassifier, FinetuneConfig, FinetuneResult, TaskFeatures, TaskSplit, encode_features,
                        grouped_split, predict_labels, train_exposure_classifier)
 from .headline import (Agreement, HeadlineResult, WageResult, by_major_group, cohen_kappa, exposure_curve, extremes,
@@ -68,4 +73,6 @@ __all__ = [
     "FinetuneResult", "train_exposure_classifier", "predict_labels", "classification_metrics", "majority_baseline",
     "frozen_logreg_baseline", "FinetuneReport", "run_finetune_experiment", "bench_finetune",
     "mistake_double_count", "mistake_inner_join", "mistake_chinese_query",
+    "HISTOGRAM_BINS", "employment_percentile", "explorer_payload", "keyword_search", "query_tokens", "title_tokens",
+    "write_explorer_script",
 ]
