@@ -21,7 +21,7 @@ export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: pdf bench-gpu help venv data test unit notebooks api-pages site-assets site-test book-check clean-notebooks book clean bench mutants calibrate
+.PHONY: pdf pdf-check slides bench-gpu help venv data test unit notebooks api-pages site-assets site-test book-check clean-notebooks book clean bench mutants calibrate
 
 help:
 	@echo "make book   - set up everything and render the book into _build/html"
@@ -31,6 +31,7 @@ help:
 	@echo "make mutants   - mutation testing of the math modules (slow; not part of make test)"
 	@echo "make calibrate - re-measure the quick-mode thresholds over seeds and floating-point paths (slow)"
 	@echo "make pdf    - the whole book as one PDF (_build/pdf/), for handouts; needs Chromium"
+	@echo "make slides - one slide deck per chapter (_build/html/slides/), offline; make book builds them too"
 	@echo "make clean  - remove _build (keeps .venv and the data cache)"
 
 venv: $(STAMP)
@@ -60,9 +61,13 @@ api-pages: venv
 site-assets: venv
 	$(BIN)/python .ci/vendor_assets.py
 
+# The pages built with execution off, from a staged copy of the sources in which each notebook carries the
+# outputs of make test's own nbval run (when current): the checked site shows the figures readers see.
 book-check: venv api-pages site-assets
 	$(BIN)/python .ci/book_config.py --execute off --out _build/check_config.yml
-	$(BIN)/jupyter-book build . --config _build/check_config.yml --path-output _build/check -W -n --keep-going --quiet
+	$(BIN)/python .ci/stage_check.py _build/check_src
+	$(BIN)/jupyter-book build _build/check_src --config _build/check_config.yml --path-output _build/check -W -n --keep-going --quiet
+	$(BIN)/python .ci/slides.py _build/check/_build/html
 
 # The built site in a real browser (Chromium through Playwright), with every other host blocked: math typeset,
 # diagrams drawn, images loaded, search, the phone-width menu, no console errors, internal links and anchors.
@@ -75,17 +80,30 @@ test: venv data clean-notebooks
 	AIGC_MODE=quick $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider --durations=25
 	$(MAKE) --no-print-directory book-check
 	$(MAKE) --no-print-directory site-test SITE=_build/check/_build/html
+	$(MAKE) --no-print-directory pdf-check
 	@echo "make test: all checks passed"
 
 book: venv data api-pages site-assets
 	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python .ci/slides.py _build/html
 	@echo "open _build/html/index.html"
+
+# One reveal.js deck per chapter in _build/html/slides/ (make book builds them too), from the book's sources and
+# the executed notebooks' figures; they open offline.
+slides: book
 
 # The whole book as one PDF: a single-page HTML build (notebooks executed as for `make book`, from the same
 # cache), typeset and printed by the system's Chromium.
 pdf: venv data api-pages site-assets
 	$(BIN)/jupyter-book build . --builder singlehtml -W -n --keep-going
 	$(BIN)/python .ci/make_pdf.py _build/singlehtml
+
+# make pdf's printing step on the book check's sources (execution off, the outputs of make test's notebook run):
+# the whole book as one A4 PDF with typeset math, in _build/check/book.pdf. Skipped without Chromium, as site-test.
+pdf-check: venv
+	$(BIN)/jupyter-book build _build/check_src --config _build/check_config.yml --path-output _build/check \
+		--builder singlehtml -W -n --keep-going --quiet
+	$(BIN)/python .ci/make_pdf.py _build/check/_build/singlehtml --out _build/check/book.pdf --skip-without-browser
 
 # Mutation testing of the math modules (configuration: [tool.mutmut] in pyproject.toml). Minutes to tens of
 # minutes on two cores; not part of `make test`. The result is stated in the README's Testing section.

@@ -9,7 +9,8 @@ the text); every mermaid diagram drawn as an SVG; every image loaded. The search
 exercise page the solutions are hidden until their title is clicked, and a click shows them; a
 concept question marks a clicked answer right or wrong and shows why. The job explorer answers a search
 in English and in Chinese with the numbers the data files give (computed here, not read from the page's
-data). At
+data). Each chapter's slide deck starts, with its formulas typeset and its figures loaded, and its
+chapter page links to it. Every image has a written alt text (not a file name). At
 phone width the menu button opens the chapter list, and a screenshot of one chapter is saved under
 ``_build/site-test/``. Internal links and anchors are checked by a crawl of the files.
 
@@ -174,6 +175,38 @@ def check_job_explorer(page, base: str, pages: list[str], problems: list[str]) -
             problems.append(f"{rel}: searching {query!r} lists no tasks")
 
 
+def check_slides(page, base: str, folder: Path, pages: list[str], problems: list[str]) -> None:
+    """One deck per chapter; reveal.js starts; formulas typeset; figures load; the chapter page links to it."""
+    chapters = sorted(p.name for p in (ROOT / "book").glob("ch[0-9][0-9]_*") if p.is_dir())
+    decks = sorted(p for p in pages if re.fullmatch(r"slides/ch\d\d_[a-z_]+\.html", p))
+    if [Path(d).stem for d in decks] != chapters:
+        problems.append(f"slides: decks {decks} do not match the chapters {chapters}")
+    figures = 0
+    for rel in decks:
+        page.goto(base + rel, wait_until="load")
+        wait_for_typesetting(page, 20_000)
+        state = page.evaluate("""() => {
+            const clone = document.querySelector('.reveal').cloneNode(true);
+            clone.querySelectorAll('mjx-container, script, pre, code').forEach(e => e.remove());
+            return {ready: !!(window.Reveal && Reveal.isReady()), slides: window.Reveal ? Reveal.getTotalSlides() : 0,
+                    formulas: document.querySelectorAll('.formula').length,
+                    typeset: document.querySelectorAll('.formula mjx-container').length,
+                    raw: (clone.textContent.match(/\\\\\\[|\\\\\\(/g) || []).length,
+                    figures: document.querySelectorAll('.reveal section img').length};
+        }""")
+        if not state["ready"] or state["slides"] < 5:
+            problems.append(f"{rel}: reveal.js did not start or the deck is short ({state})")
+        if state["typeset"] < state["formulas"] or state["raw"]:
+            problems.append(f"{rel}: formulas not typeset ({state})")
+        figures += state["figures"]
+        chapter = f"book/{Path(rel).stem}/index.html"
+        if not (folder / chapter).is_file() or f"slides/{Path(rel).name}" not in (folder / chapter).read_text("utf-8"):
+            problems.append(f"{chapter}: no link to its slides")
+    if decks and figures == 0:
+        problems.append("slides: no deck has a figure (were the notebooks executed before the build?)")
+    print(f"site test: {len(decks)} slide decks, {figures} figures in them")
+
+
 def browser_checks(folder: Path, chromium: str) -> list[str]:
     from playwright.sync_api import sync_playwright
 
@@ -200,11 +233,14 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                 state = page.evaluate("""() => {
                     """ + RAW_LATEX_JS + """
                     const imgs = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src);
-                    const noAlt = [...document.querySelectorAll('main img')].filter(i => !i.alt).map(i => i.src);
+                    const noAlt = [...document.querySelectorAll('main img, .reveal img')]
+                        .filter(i => !i.alt || /\\.(png|jpe?g|svg|gif)$/i.test(i.alt)).map(i => i.src.split('/').pop());
                     return {raw: raw, badImages: imgs, noAlt: noAlt};
                 }""")
                 if state["raw"]:
                     problems.append(f"{rel}: {state['raw']} pieces of raw LaTeX left in the text")
+                if state["noAlt"]:
+                    problems.append(f"{rel}: {len(state['noAlt'])} images without a written alt text: {state['noAlt'][:3]}")
                 if state["badImages"]:
                     problems.append(f"{rel}: images that did not load: {state['badImages'][:3]}")
                 if errors:
@@ -250,6 +286,7 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                 if not (marked and wrong.locator("div.quiz-why").is_visible() and right.locator("div.quiz-why").is_visible()):
                     problems.append(f"{rel}: clicking a quiz answer does not mark it and show why")
             check_job_explorer(page, base, pages, problems)
+            check_slides(page, base, folder, pages, problems)
             # phone width: the menu opens the chapter list; a screenshot for a person to look at
             phone = context.new_page()
             phone.set_viewport_size({"width": 420, "height": 900})

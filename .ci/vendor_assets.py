@@ -1,4 +1,4 @@
-"""Vendor the site's JavaScript (MathJax 3, mermaid 10) into book/_static/vendor/ from the npm registry.
+"""Vendor the site's JavaScript (MathJax 3, mermaid 10, reveal.js 5 for the slides) into book/_static/vendor/ from the npm registry.
 
 The built book must work with no network: from a USB stick, a classroom server, behind a firewall.
 So the scripts that typeset formulas and draw diagrams are served from the site itself, never from a
@@ -26,6 +26,10 @@ PACKAGES = [
     ("mathjax", "3.2.2", "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09",
      ["LICENSE", "es5/tex-chtml.js", "es5/output/chtml/fonts/woff-v2/"]),
     ("mermaid", "10.9.1", "370ad9d7815e5fb54a059efce9be436740b74849b6fcdff21d1565379c6cd073", ["LICENSE", "dist/mermaid.min.js"]),
+    # the chapter slide decks (.ci/slides.py): the player, its white theme with the theme's own font files
+    ("reveal.js", "5.1.0", "524caf847e98033595943d994725dd357d20c7d07ad18afbaa932f1535e636e7",
+     ["LICENSE", "dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "dist/theme/fonts/source-sans-pro/",
+      "plugin/notes/notes.js"]),
 ]
 
 
@@ -39,7 +43,7 @@ def fetch(name: str, version: str) -> Path:
     if not tarball.is_file():
         npm = shutil.which("npm")
         if npm is None:
-            sys.exit("vendor_assets: npm is needed once to fetch MathJax and mermaid for the offline site "
+            sys.exit("vendor_assets: npm is needed once to fetch MathJax, mermaid and reveal.js for the offline site "
                      "(Debian: apt-get install npm).")
         subprocess.run([npm, "pack", f"{name}@{version}", "--pack-destination", str(CACHE), "--silent"],
                        check=True, stdout=subprocess.DEVNULL)

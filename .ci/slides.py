@@ -1,0 +1,258 @@
+"""Build one slide deck per chapter into the built site's ``slides/`` folder (``make slides``, ``make book``).
+
+    python .ci/slides.py [HTML_DIR]       (default: _build/html; make test uses the book check's build)
+
+Each deck is made from the book's own sources, so it cannot drift from them: the chapter's title and learning
+objectives (``book/chNN_*/index.md``), its key formulas (the display equations of the chapter's pages, labelled
+ones first), its figures with their captions (the "**Figure N.**" figures of the chapter's notebooks, taken from
+executed copies: ``make book``'s ``_build/jupyter_execute`` or the ``_build/executed`` that ``make test``'s
+notebook run leaves, whichever is newer), its exercise prompts (``aigc_lessons.exercises``) and its summary.
+
+The decks are reveal.js pages that load reveal.js and MathJax from the site's ``_static/vendor`` (vendored by
+``.ci/vendor_assets.py``), with the figures beside them in ``slides/img/``: they open offline, from a web server
+or from a folder opened directly. ``s`` opens the speaker view; each slide's notes name the page it comes from.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+ROOT = Path(__file__).resolve().parent.parent
+EXECUTED = [ROOT / "_build" / "jupyter_execute" / "notebooks", ROOT / "_build" / "executed" / "notebooks"]
+MAX_FORMULAS = 8
+MAX_FIGURES = 8
+
+_ROLE = re.compile(r"\{([a-z:]+)\}`([^`]*)`")
+_DISPLAY = re.compile(r"^\$\$\s*\n(.*?)\n\$\$[ \t]*(?:\((?P<label>[^)\s]+)\))?[ \t]*$", re.S | re.M)
+_FIGURE = re.compile(r"^\*\*Figure (\d+)\.\*\*\s*(.*)", re.S)
+
+
+def doc_title(target: str, base: Path) -> str:
+    """The title of a page or notebook that a ``{doc}`` role names, as the site shows it."""
+    path = (base / target).resolve()
+    if path.with_suffix(".md").is_file():
+        m = re.search(r"^# (.+)$", path.with_suffix(".md").read_text(encoding="utf-8"), re.M)
+        if m:
+            return m.group(1).strip()
+    if path.with_suffix(".ipynb").is_file():
+        for cell in nbformat.read(str(path.with_suffix(".ipynb")), as_version=4).cells:
+            m = re.search(r"^# (.+)$", cell.source, re.M) if cell.cell_type == "markdown" else None
+            if m:
+                return m.group(1).strip()
+    return path.name.replace("_", " ")
+
+
+def _role(match: re.Match, base: Path) -> str:
+    role, text = match.group(1), match.group(2)
+    if role.startswith("cite"):
+        return ""
+    label = text.split("<")[0].strip() if "<" in text else text
+    if role == "doc" and "<" not in text:
+        label = doc_title(text, base)
+    if role.startswith("py") or role == "code":
+        return f"`{label.lstrip('~').split('.')[-1] if '<' not in text else label}`"
+    if role == "eq":
+        return f"({label})"
+    return label
+
+
+def plain_myst(text: str, base: Path = ROOT / "book") -> str:
+    """MyST roles reduced to their text (citations dropped), directives' fences removed; ``base`` is the folder
+    of the page the text comes from, for the titles of the pages that ``{doc}`` roles name."""
+    text = _ROLE.sub(lambda m: _role(m, base), text)
+    text = re.sub(r" +([,.;)])", r"\1", text)
+    return re.sub(r"^[`:]{3,}.*$", "", text, flags=re.M)
+
+
+def section(md: str, heading: str) -> str:
+    """The body of the ``## heading`` section of a page (up to the next ``## ``)."""
+    m = re.search(rf"^## {re.escape(heading)}\s*$(.*?)(?=^## |\Z)", md, re.S | re.M)
+    return m.group(1).strip() if m else ""
+
+
+def chapter_sources(toc: dict) -> list[tuple[str, list[str], list[str]]]:
+    """(chapter folder, its book pages, its notebooks) in the order of ``_toc.yml``."""
+    out = []
+    for part in toc["parts"]:
+        for ch in part["chapters"]:
+            file = ch["file"]
+            if not re.match(r"book/ch\d\d_", file):
+                continue
+            sections = [s["file"] for s in ch.get("sections", [])]
+            pages = [file] + [s for s in sections if s.startswith("book/") and not s.endswith("/exercises")]
+            notebooks = [s for s in sections if s.startswith("notebooks/") and "/exercises/" not in s]
+            out.append((Path(file).parent.name, pages, notebooks))
+    return out
+
+
+def formulas(pages: list[str]) -> list[tuple[str, str, str]]:
+    """(latex, label or "", page) of the display equations, labelled ones first."""
+    found = []
+    for page in pages:
+        for m in _DISPLAY.finditer((ROOT / f"{page}.md").read_text(encoding="utf-8")):
+            found.append((m.group(1).strip(), m.group("label") or "", page))
+    found.sort(key=lambda f: f[1] == "")
+    return found[:MAX_FORMULAS]
+
+
+def executed_copy(notebook: str) -> Path | None:
+    copies = [d / f"{Path(notebook).name}.ipynb" for d in EXECUTED]
+    copies = [c for c in copies if c.is_file()]
+    return max(copies, key=lambda c: c.stat().st_mtime) if copies else None
+
+
+def figures(notebooks: list[str]) -> tuple[list[dict], list[str]]:
+    """The captioned figures of the executed notebooks, and the notebooks that have no executed copy."""
+    figs, missing = [], []
+    for name in notebooks:
+        path = executed_copy(name)
+        if path is None:
+            missing.append(name)
+            continue
+        cells = nbformat.read(str(path), as_version=4).cells
+        for i, cell in enumerate(cells[:-1]):
+            pngs = [o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            nxt = cells[i + 1]
+            m = _FIGURE.match(nxt.source.strip()) if nxt.cell_type == "markdown" else None
+            if cell.cell_type == "code" and pngs and m:
+                caption = " ".join(plain_myst(m.group(2)).split())
+                alt = re.split(r"(?<=[.:])\s", caption, maxsplit=1)[0]
+                figs.append({"png": base64.b64decode(pngs[-1]), "caption": caption, "alt": alt,
+                             "source": f"{Path(name).name}, Figure {m.group(1)}"})
+    return figs[:MAX_FIGURES], missing
+
+
+def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md: MarkdownIt) -> tuple[str, dict]:
+    index = (ROOT / "book" / folder / "index.md").read_text(encoding="utf-8")
+    title = re.search(r"^# (.+)$", index, re.M).group(1).strip()
+    render = lambda text: md.render(plain_myst(text, ROOT / "book" / folder))  # noqa: E731
+    slides = [f'<section><h2>{html.escape(title)}</h2><p class="sub">AIGC from Zero to Practice · AIGC 从入门到实战</p>'
+              f'<p class="sub"><a href="../book/{folder}/index.html">the chapter in the book</a></p></section>']
+    goals = section(index, "Learning objectives")
+    if goals:
+        slides.append(f"<section><h3>Learning objectives</h3>{render(goals)}<aside class='notes'>From {folder}/index.md."
+                      "</aside></section>")
+    eqs = formulas(pages)
+    for latex, label, page in eqs:
+        head = "Key formula" + (f" ({html.escape(label)})" if label else "")
+        slides.append(f"<section><h3>{head}</h3><div class='formula'>\\[{html.escape(latex)}\\]</div>"
+                      f"<aside class='notes'>From {page}.md.</aside></section>")
+    figs, missing = figures(notebooks)
+    for n, fig in enumerate(figs, 1):
+        name = f"{folder}-{n}.png"
+        (img_dir / name).write_bytes(fig["png"])
+        slides.append(f"<section><img src='img/{name}' alt='{html.escape(fig['alt'], quote=True)}'>"
+                      f"<p class='caption'>{html.escape(fig['caption'])}</p>"
+                      f"<aside class='notes'>{html.escape(fig['source'])}.</aside></section>")
+    sys.path.insert(0, str(ROOT))
+    from aigc_lessons import exercises
+
+    number = int(folder[2:4])
+    exs = [e for e in exercises.all_exercises() if e.key.split(".")[0] == str(number)]
+    if exs:
+        items = "".join(f"<li>{html.escape(e.key)} {html.escape(e.title)} <em>({e.level})</em></li>" for e in exs)
+        slides.append(f"<section><h3>Exercises</h3><ul class='plain'>{items}</ul><p class='sub'>Solve them in the "
+                      f"chapter's exercise notebook; a check cell under each says what is wrong.</p></section>")
+        for e in exs:
+            slides.append(f"<section><h3>Exercise {html.escape(e.key)}: {html.escape(e.title)}</h3>"
+                          f"<div class='prompt'>{render(e.prompt)}</div></section>")
+    summary = section(index, "Summary")
+    if summary:
+        slides.append(f"<section><h3>Summary</h3>{render(summary)}</section>")
+    counts = {"formulas": len(eqs), "figures": len(figs), "exercises": len(exs), "missing": missing}
+    return title, slides, counts
+
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} (slides)</title>
+<link rel="stylesheet" href="../_static/vendor/reveal.js/dist/reveal.css">
+<link rel="stylesheet" href="../_static/vendor/reveal.js/dist/theme/white.css">
+<style>
+.reveal {{ font-size: 30px; }}
+.reveal h2, .reveal h3 {{ text-transform: none; }}
+.reveal .sub {{ font-size: 0.6em; color: #555; }}
+.reveal .caption {{ font-size: 0.45em; text-align: left; margin: 0.3em 1em; }}
+.reveal section img {{ max-height: 420px; max-width: 95%; margin: 0; }}
+.reveal .prompt, .reveal ul, .reveal ol {{ font-size: 0.72em; text-align: left; }}
+.reveal .prompt pre {{ font-size: 0.8em; }}
+.reveal .formula {{ font-size: 0.95em; }}
+.reveal ul.plain {{ list-style: none; }}
+</style>
+<script>
+window.MathJax = {{ tex: {{ inlineMath: [["\\\\(", "\\\\)"]], displayMath: [["\\\\[", "\\\\]"]], macros: {macros},
+                            tags: "none" }},
+                   startup: {{ typeset: true }} }};
+</script>
+<script src="../_static/vendor/mathjax/es5/tex-chtml.js"></script>
+</head>
+<body>
+<div class="reveal"><div class="slides">
+{slides}
+</div></div>
+<script src="../_static/vendor/reveal.js/dist/reveal.js"></script>
+<script src="../_static/vendor/reveal.js/plugin/notes/notes.js"></script>
+<script>
+// a formula wider than the slide is scaled down to fit (MathJax 3 does not break display math into lines)
+function fitFormulas(slide) {{
+  if (!slide) return;
+  slide.querySelectorAll(".formula").forEach(function (f) {{
+    var c = f.querySelector("mjx-container");
+    if (!c) return;
+    f.style.fontSize = "";
+    if (c.scrollWidth > f.clientWidth && f.clientWidth > 0) f.style.fontSize = (0.95 * f.clientWidth / c.scrollWidth) + "em";
+  }});
+}}
+Reveal.initialize({{ hash: true, slideNumber: "c/t", plugins: [RevealNotes] }}).then(function () {{
+  var fit = function () {{ fitFormulas(Reveal.getCurrentSlide()); }};
+  (window.MathJax && MathJax.startup ? MathJax.startup.promise : Promise.resolve()).then(fit);
+  Reveal.on("slidechanged", fit);
+}});
+</script>
+</body>
+</html>
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    site = Path(args[0]) if args else ROOT / "_build" / "html"
+    if not (site / "_static" / "vendor" / "reveal.js" / "dist" / "reveal.js").is_file():
+        print(f"slides: {site} has no _static/vendor/reveal.js; build the book first (make book)")
+        return 1
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    macros = config["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
+    out = site / "slides"
+    img_dir = out / "img"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    md = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin, double_inline=True, renderer=
+                                                     lambda content, opts: f"\\[{html.escape(content)}\\]" if
+                                                     opts.get("display_mode") else f"\\({html.escape(content)}\\)")
+    import json
+
+    for folder, pages, notebooks in chapter_sources(toc):
+        title, slides, counts = deck(folder, pages, notebooks, img_dir, md)
+        text = TEMPLATE.format(title=html.escape(title), macros=json.dumps(macros), slides="\n".join(slides))
+        (out / f"{folder}.html").write_text(text, encoding="utf-8")
+        note = f"; no executed copy of {', '.join(counts['missing'])} (run make book)" if counts["missing"] else ""
+        print(f"slides: {folder}.html: {len(slides)} slides, {counts['formulas']} formulas, {counts['figures']} "
+              f"figures, {counts['exercises']} exercises{note}")
+    print(f"slides: open {out / 'ch01_landscape.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

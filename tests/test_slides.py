@@ -1,0 +1,85 @@
+"""The slide decks' builder (.ci/slides.py) and the book check's staging (.ci/stage_check.py), on small inputs.
+
+The decks themselves are opened in Chromium by the site test (reveal.js starts, formulas typeset, figures load).
+"""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / ".ci" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+slides = _load("slides")
+stage_check = _load("stage_check")
+
+
+def test_one_deck_per_chapter_and_every_chapter_page_links_to_it():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    chapters = [c for c, _, _ in slides.chapter_sources(toc)]
+    assert chapters == sorted(p.name for p in (ROOT / "book").glob("ch[0-9][0-9]_*") if p.is_dir())
+    for c in chapters:
+        assert f'href="../../slides/{c}.html"' in (ROOT / "book" / c / "index.md").read_text(encoding="utf-8"), c
+
+
+def test_formulas_come_from_the_pages_labelled_first():
+    found = slides.formulas(["book/ch02_gan/index", "book/ch02_gan/math"])
+    labels = [label for _, label, _ in found]
+    assert "eq-gan-value" in labels and "eq-gan-dstar" in labels
+    assert all(labels) and len(found) == slides.MAX_FORMULAS
+    latex = dict((label, tex) for tex, label, _ in found)
+    assert "D^*" in latex["eq-gan-dstar"] and "$$" not in latex["eq-gan-dstar"]
+
+
+def test_myst_roles_become_the_text_a_reader_sees():
+    text = ("See {doc}`mistakes` and {term}`ELBO <ELBO · 证据下界>`, {ref}`the worksheet <ch05-worksheet>` "
+            "{cite:p}`goodfellow2014generative`, and {py:func}`gan.train_dcgan <aigc_lessons.gan.train_dcgan>`.")
+    out = slides.plain_myst(text, ROOT / "book" / "ch02_gan")
+    title = slides.doc_title("mistakes", ROOT / "book" / "ch02_gan")
+    assert title != "mistakes" and title in out
+    assert "ELBO" in out and "证据下界" not in out and "the worksheet" in out and "goodfellow" not in out
+    assert "`gan.train_dcgan`" in out and "{" not in out
+
+
+def _notebook(path, sources, image=None):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(sources[0]), nbformat.v4.new_markdown_cell(sources[1])]
+    if image:
+        nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={"image/png": image})]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+
+
+def test_figures_are_taken_with_their_captions(tmp_path, monkeypatch):
+    png = "iVBORw0KGgo="  # any base64 payload: the builder copies bytes, it does not decode images
+    _notebook(tmp_path / "executed" / "99_demo.ipynb", ["plot()", "**Figure 1.** The loss per step. It falls."], png)
+    monkeypatch.setattr(slides, "EXECUTED", [tmp_path / "executed"])
+    figs, missing = slides.figures(["notebooks/99_demo", "notebooks/98_absent"])
+    assert missing == ["notebooks/98_absent"]
+    assert len(figs) == 1 and figs[0]["alt"] == "The loss per step." and "It falls." in figs[0]["caption"]
+
+
+def test_the_check_uses_an_executed_copy_only_when_it_is_current(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    _notebook(root / "notebooks" / "a.ipynb", ["x = 1", "text"])
+    _notebook(root / "notebooks" / "b.ipynb", ["y = 2", "text"])
+    _notebook(tmp_path / "executed" / "a.ipynb", ["x = 1", "text"], "AAAA")       # current
+    _notebook(tmp_path / "executed" / "b.ipynb", ["y = 3", "old text"], "AAAA")   # an older version of b
+    (root / "book").mkdir()
+    monkeypatch.setattr(stage_check, "ROOT", root)
+    monkeypatch.setattr(stage_check, "EXECUTED", tmp_path / "executed")
+    n, without = stage_check.stage(tmp_path / "staged")
+    assert (n, without) == (1, ["b.ipynb"])
+    staged = tmp_path / "staged" / "notebooks"
+    assert not (staged / "a.ipynb").is_symlink() and json.loads((staged / "a.ipynb").read_text())["cells"][0]["outputs"]
+    assert (staged / "b.ipynb").is_symlink() and (tmp_path / "staged" / "book").is_symlink()
