@@ -10,7 +10,8 @@ exercise page the solutions are hidden until their title is clicked, and a click
 concept question marks a clicked answer right or wrong and shows why. The job explorer answers a search
 in English and in Chinese with the numbers the data files give (computed here, not read from the page's
 data). Each chapter's slide deck starts, with its formulas typeset and its figures loaded, and its
-chapter page links to it. Every image has a written alt text (not a file name). At
+chapter page links to it. Every image has a written alt text (not a file name), and a click on a notebook's
+figure enlarges it. At
 phone width the menu button opens the chapter list, and a screenshot of one chapter is saved under
 ``_build/site-test/``. Internal links and anchors are checked by a crawl of the files.
 
@@ -175,6 +176,26 @@ def check_job_explorer(page, base: str, pages: list[str], problems: list[str]) -
             problems.append(f"{rel}: searching {query!r} lists no tasks")
 
 
+def check_figure_zoom(page, base: str, folder: Path, pages: list[str], problems: list[str]) -> None:
+    """A click on a notebook's figure shows it at full size over the page; Escape closes it."""
+    rel = next((p for p in pages if p.startswith("notebooks/") and "cell_output" in (folder / p).read_text("utf-8")
+                and "<img" in (folder / p).read_text("utf-8")), None)
+    if rel is None:
+        problems.append("no notebook page with a figure in the site (were the notebooks executed?)")
+        return
+    page.goto(base + rel, wait_until="load")
+    page.locator("main .cell_output img").first.click()
+    page.wait_for_timeout(200)
+    big = page.locator("div.figure-zoom img")
+    if big.count() != 1 or not big.is_visible() or not big.evaluate("i => i.complete && i.naturalWidth > 0"):
+        problems.append(f"{rel}: clicking a figure does not show it enlarged")
+        return
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(200)
+    if page.locator("div.figure-zoom").count():
+        problems.append(f"{rel}: Escape does not close the enlarged figure")
+
+
 def check_slides(page, base: str, folder: Path, pages: list[str], problems: list[str]) -> None:
     """One deck per chapter; reveal.js starts; formulas typeset; figures load; the chapter page links to it."""
     chapters = sorted(p.name for p in (ROOT / "book").glob("ch[0-9][0-9]_*") if p.is_dir())
@@ -287,6 +308,7 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                     problems.append(f"{rel}: clicking a quiz answer does not mark it and show why")
             check_job_explorer(page, base, pages, problems)
             check_slides(page, base, folder, pages, problems)
+            check_figure_zoom(page, base, folder, pages, problems)
             # phone width: the menu opens the chapter list; a screenshot for a person to look at
             phone = context.new_page()
             phone.set_viewport_size({"width": 420, "height": 900})

@@ -211,7 +211,7 @@ def plot_fusion_weights(result: FusionResult, axes=None):
     axes[1].bar(pos + 0.2, 1 - img, 0.4, label="caption token")
     axes[1].set_xticks(pos)
     axes[1].set_xticklabels([c.replace(", ", "\n") for c in conds], fontsize=7)
-    axes[1].set_ylabel("mean attention weight α")
+    axes[1].set_ylabel("mean attention weight\n(image α, caption 1 − α)")
     axes[1].set_title("where the query looks, by condition")
     axes[1].legend(fontsize=7)
     for ax in axes:

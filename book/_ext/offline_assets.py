@@ -5,8 +5,9 @@
   which browsers refuse to import from ``file://`` pages). This extension removes that script and adds,
   on the pages that have a diagram only, the vendored UMD bundle plus a small starter script, both
   ordinary scripts that work from a web server and from a folder opened directly.
-* Theme fixes (``_static/site-fixes.js``): the visible sidebar buttons open the sidebars (the theme
-  binds only the first, hidden one), and the colour mode defaults to ``auto``.
+* Theme fixes (``_static/site-fixes.js``, ``_static/site.css``): the visible sidebar buttons open the sidebars
+  (the theme binds only the first, hidden one), the colour mode defaults to ``auto``, long output lines
+  wrap, and a click on a notebook's figure shows it at full size (for a projector).
 * Duplicate scripts: Jupyter Book 1 adds sphinx-thebe's configuration twice; one copy is kept.
 * Build reports: ``_build/html/reports`` holds execution logs with local paths; they are removed from
   the published folder after the build (the logs stay in ``_build/.jupyter_cache``).
@@ -67,5 +68,6 @@ def setup(app):
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.connect("html-page-context", _theme_defaults)
     app.add_js_file("site-fixes.js")
+    app.add_css_file("site.css")
     app.connect("build-finished", _remove_reports)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
