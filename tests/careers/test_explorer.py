@@ -97,6 +97,9 @@ def test_the_pages_claim_about_chinese_titles(payload):
     claim = re.search(r"(\d+) of the (\d+) Chinese job titles of notebook 10", text)
     assert claim, "the page no longer states the measured search accuracy"
     assert (int(claim.group(1)), int(claim.group(2))) == (sum(hits), len(hits))
+    example = re.search(r'\("([^"]+)" finds ([A-Z][\w ,]+?) first, because', text)
+    assert example, "the page no longer gives its example of a description the search gets wrong"
+    assert payload["occupations"][explorer.keyword_search(example.group(1), payload)[0]]["title"] == example.group(2)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed; the browser test covers one search")
