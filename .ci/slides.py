@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 import sys
 from pathlib import Path
@@ -125,7 +126,7 @@ def figures(notebooks: list[str]) -> tuple[list[dict], list[str]]:
             m = _FIGURE.match(nxt.source.strip()) if nxt.cell_type == "markdown" else None
             if cell.cell_type == "code" and pngs and m:
                 caption = " ".join(plain_myst(m.group(2)).split())
-                alt = re.split(r"(?<=[.:])\s", caption, maxsplit=1)[0]
+                alt = re.split(r"(?<=[.:])\s", caption, maxsplit=1)[0].replace("$", "")
                 figs.append({"png": base64.b64decode(pngs[-1]), "caption": caption, "alt": alt,
                              "source": f"{Path(name).name}, Figure {m.group(1)}"})
     return figs[:MAX_FIGURES], missing
@@ -151,7 +152,7 @@ def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md:
         name = f"{folder}-{n}.png"
         (img_dir / name).write_bytes(fig["png"])
         slides.append(f"<section><img src='img/{name}' alt='{html.escape(fig['alt'], quote=True)}'>"
-                      f"<p class='caption'>{html.escape(fig['caption'])}</p>"
+                      f"<p class='caption'>{md.renderInline(fig['caption'])}</p>"
                       f"<aside class='notes'>{html.escape(fig['source'])}.</aside></section>")
     sys.path.insert(0, str(ROOT))
     from aigc_lessons import exercises
@@ -170,6 +171,15 @@ def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md:
         slides.append(f"<section><h3>Summary</h3>{render(summary)}</section>")
     counts = {"formulas": len(eqs), "figures": len(figs), "exercises": len(exs), "missing": missing}
     return title, slides, counts
+
+
+def markdown() -> MarkdownIt:
+    """Markdown to HTML with ``$...$`` and ``$$...$$`` left for MathJax as ``\\(...\\)`` and ``\\[...\\]``."""
+    def math(content: str, opts: dict) -> str:
+        text = html.escape(content)
+        return f"\\[{text}\\]" if opts.get("display_mode") else f"\\({text}\\)"
+
+    return MarkdownIt("commonmark").enable("table").use(dollarmath_plugin, double_inline=True, renderer=math)
 
 
 TEMPLATE = """<!DOCTYPE html>
@@ -238,10 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     out = site / "slides"
     img_dir = out / "img"
     img_dir.mkdir(parents=True, exist_ok=True)
-    md = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin, double_inline=True, renderer=
-                                                     lambda content, opts: f"\\[{html.escape(content)}\\]" if
-                                                     opts.get("display_mode") else f"\\({html.escape(content)}\\)")
-    import json
+    md = markdown()
 
     for folder, pages, notebooks in chapter_sources(toc):
         title, slides, counts = deck(folder, pages, notebooks, img_dir, md)

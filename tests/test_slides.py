@@ -62,11 +62,11 @@ def _notebook(path, sources, image=None):
 
 def test_figures_are_taken_with_their_captions(tmp_path, monkeypatch):
     png = "iVBORw0KGgo="  # any base64 payload: the builder copies bytes, it does not decode images
-    _notebook(tmp_path / "executed" / "99_demo.ipynb", ["plot()", "**Figure 1.** The loss per step. It falls."], png)
+    _notebook(tmp_path / "executed" / "99_demo.ipynb", ["plot()", "**Figure 1.** The loss per step $t$. It falls."], png)
     monkeypatch.setattr(slides, "EXECUTED", [tmp_path / "executed"])
     figs, missing = slides.figures(["notebooks/99_demo", "notebooks/98_absent"])
     assert missing == ["notebooks/98_absent"]
-    assert len(figs) == 1 and figs[0]["alt"] == "The loss per step." and "It falls." in figs[0]["caption"]
+    assert len(figs) == 1 and figs[0]["alt"] == "The loss per step t." and "It falls." in figs[0]["caption"]
 
 
 def test_the_check_uses_an_executed_copy_only_when_it_is_current(tmp_path, monkeypatch):
@@ -83,3 +83,10 @@ def test_the_check_uses_an_executed_copy_only_when_it_is_current(tmp_path, monke
     staged = tmp_path / "staged" / "notebooks"
     assert not (staged / "a.ipynb").is_symlink() and json.loads((staged / "a.ipynb").read_text())["cells"][0]["outputs"]
     assert (staged / "b.ipynb").is_symlink() and (tmp_path / "staged" / "book").is_symlink()
+
+
+def test_math_in_captions_and_prompts_is_left_for_mathjax():
+    md = slides.markdown()
+    out = md.renderInline("a step $t$ and $x < y$")
+    assert "\\(t\\)" in out and "\\(x &lt; y\\)" in out and "$" not in out
+    assert "\\[\\alpha\\]" in md.render("$$\\alpha$$")
