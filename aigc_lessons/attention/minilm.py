@@ -97,7 +97,8 @@ def minilm_layer_from_scratch(model, encoding, hidden_states, layer: int = 0) ->
 
 def plot_attention_maps(attentions, tokens: Sequence[str], layers: Sequence[int], heads: Sequence[int],
                         title: str = ""):
-    """Grid of heat maps: rows are layers, columns heads; each map is ``(query token, key token)``."""
+    """Grid of heat maps: rows are layers, columns heads; each map is ``(query token, key token)``, with one colour
+    bar for all of them (probabilities, 0 to 1)."""
     import matplotlib.pyplot as plt
 
     n = len(tokens)
@@ -107,7 +108,7 @@ def plot_attention_maps(attentions, tokens: Sequence[str], layers: Sequence[int]
         for c, head in enumerate(heads):
             ax = axes[r][c]
             w = attentions[layer][0, head, :n, :n].detach().cpu().numpy()
-            ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0)
+            image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0)
             ax.set_xticks(range(n))
             ax.set_yticks(range(n))
             ax.set_xticklabels(tokens if r == len(layers) - 1 else [], rotation=90, fontsize=7)
@@ -119,7 +120,8 @@ def plot_attention_maps(attentions, tokens: Sequence[str], layers: Sequence[int]
                 ax.set_xlabel("key token")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.9, 1))
+    fig.colorbar(image, cax=fig.add_axes((0.92, 0.2, 0.015, 0.6)), label="attention probability")
     return fig
 
 
