@@ -34,7 +34,7 @@ MAX_FIGURES = 8
 
 _ROLE = re.compile(r"\{([a-z:]+)\}`([^`]*)`")
 _DISPLAY = re.compile(r"^\$\$\s*\n(.*?)\n\$\$[ \t]*(?:\((?P<label>[^)\s]+)\))?[ \t]*$", re.S | re.M)
-_FIGURE = re.compile(r"^\*\*Figure (\d+)\.\*\*\s*(.*)", re.S)
+_FIGURE = re.compile(r"^\*\*Figure (\d+)[^*]*?\.\*\*\s*(.*)", re.S)  # also "**Figure 4 and Table 2.**"
 
 
 def doc_title(target: str, base: Path) -> str:
@@ -126,7 +126,8 @@ def figures(notebooks: list[str]) -> tuple[list[dict], list[str]]:
             m = _FIGURE.match(nxt.source.strip()) if nxt.cell_type == "markdown" else None
             if cell.cell_type == "code" and pngs and m:
                 caption = " ".join(plain_myst(m.group(2)).split())
-                alt = re.split(r"(?<=[.:])\s", caption, maxsplit=1)[0].replace("$", "")
+                written = cell.metadata.get("mystnb", {}).get("image", {}).get("alt")  # as the site shows it
+                alt = written or re.split(r"(?<=[.:])\s", caption, maxsplit=1)[0].replace("$", "")
                 figs.append({"png": base64.b64decode(pngs[-1]), "caption": caption, "alt": alt,
                              "source": f"{Path(name).name}, Figure {m.group(1)}"})
     return figs[:MAX_FIGURES], missing

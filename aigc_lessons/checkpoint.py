@@ -18,6 +18,8 @@ A checkpoint is a dict of tensors and plain Python values (numbers, strings, lis
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import random
 import warnings
@@ -27,9 +29,9 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .files import atomic_write
+from .files import atomic_write, code_hash
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state",
+__all__ = ["CheckpointError", "config_key", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state",
            "plain_config", "check_config", "save_training", "resume_training"]
 
 
@@ -137,6 +139,19 @@ def plain_config(config: Any) -> Any:
     if config is None or isinstance(config, (bool, int, float, str)):
         return config
     return repr(config)
+
+
+def config_key(config: Any, *code: Any, length: int = 12) -> str:
+    """A short hash of a configuration and of the code that uses it (:func:`~aigc_lessons.files.code_hash` of
+    each module, function or class in ``code``; a string is taken as such a hash), for naming checkpoint and
+    cache files.
+
+    A file named by it is reached again only with the same configuration *and* the same code, so an updated
+    book never resumes, or refuses to resume, a file written by an older version: it starts a new one.
+    """
+    code_id = "|".join(c if isinstance(c, str) else code_hash(c) for c in code)  # a str: a code hash already made
+    blob = json.dumps({"code": code_id, "config": plain_config(config)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
 def check_config(saved: Any, config: Any, path: str | os.PathLike) -> None:

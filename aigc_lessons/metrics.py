@@ -17,8 +17,6 @@ retrains it when the file is missing or belongs to another configuration.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,9 +27,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import runtime
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import config_key, load_checkpoint, save_checkpoint
 from .data import cache_dir, load_mnist
-from .files import code_hash
 
 __all__ = [
     "coverage_over_seeds",
@@ -222,8 +219,7 @@ class ClassifierConfig:
     def key(self) -> str:
         """Short hash naming the cached weights: of this configuration and of the code that trains the
         classifier, so neither another configuration nor changed code ever loads stale weights."""
-        code = code_hash(MnistClassifier, train_mnist_classifier)
-        return hashlib.sha256((json.dumps(asdict(self), sort_keys=True) + code).encode()).hexdigest()[:10]
+        return config_key(self, MnistClassifier, train_mnist_classifier, length=10)
 
 
 @dataclass

@@ -184,3 +184,17 @@ def test_a_checkpoint_of_an_older_format_is_a_checkpoint_error(tmp_path):
     checkpoint.save_checkpoint({"kind": "toy", "model": {}, "step": 3}, path)
     with pytest.raises(checkpoint.CheckpointError, match="not written by save_training"):
         checkpoint.resume_training(path, kind="toy", config=_Cfg(), modules={})
+
+
+def test_config_key_names_a_file_by_config_and_code():
+    """An updated book must start a new checkpoint rather than meet an old one with another configuration."""
+    from aigc_lessons import checkpoint, gan
+
+    quick, full = gan.DCGANConfig.for_mode("quick"), gan.DCGANConfig.for_mode("full")
+    assert gan.default_checkpoint_path(quick) == gan.default_checkpoint_path(gan.DCGANConfig.for_mode("quick"))
+    assert gan.default_checkpoint_path(quick) != gan.default_checkpoint_path(full)
+    assert gan.default_checkpoint_path(quick).parent.name == "checkpoints"
+    key = checkpoint.config_key(quick, gan.dcgan)
+    assert checkpoint.config_key(quick, gan.dcgan, gan.train_dcgan) != key       # other code, other file
+    assert checkpoint.config_key(quick) != key and len(key) == 12
+    assert checkpoint.config_key(quick, gan.dcgan, length=8) == key[:8]

@@ -63,10 +63,12 @@ def _notebook(path, sources, image=None):
 def test_figures_are_taken_with_their_captions(tmp_path, monkeypatch):
     png = "iVBORw0KGgo="  # any base64 payload: the builder copies bytes, it does not decode images
     _notebook(tmp_path / "executed" / "99_demo.ipynb", ["plot()", "**Figure 1.** The loss per step $t$. It falls."], png)
+    _notebook(tmp_path / "executed" / "97_demo.ipynb", ["plot()", "**Figure 4 and Table 2.** Coverage by seed."], png)
     monkeypatch.setattr(slides, "EXECUTED", [tmp_path / "executed"])
-    figs, missing = slides.figures(["notebooks/99_demo", "notebooks/98_absent"])
+    figs, missing = slides.figures(["notebooks/99_demo", "notebooks/98_absent", "notebooks/97_demo"])
     assert missing == ["notebooks/98_absent"]
-    assert len(figs) == 1 and figs[0]["alt"] == "The loss per step t." and "It falls." in figs[0]["caption"]
+    assert len(figs) == 2 and figs[0]["alt"] == "The loss per step t." and "It falls." in figs[0]["caption"]
+    assert figs[1]["caption"] == "Coverage by seed." and figs[1]["source"] == "97_demo, Figure 4"
 
 
 def test_the_check_uses_an_executed_copy_only_when_it_is_current(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ benchmark, scored by :mod:`aigc_lessons.metrics`.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ import torch
 import torch.nn as nn
 
 from .. import runtime
-from ..checkpoint import resume_training, save_training
+from ..checkpoint import config_key, resume_training, save_training
+from ..data import cache_dir
 from ..ema import averaged_copy, ema_update
 from .losses import get_loss, r1_penalty
 
@@ -219,6 +221,13 @@ def _batch_indices(step: int, batch_size: int, n: int, seed: int) -> Tensor:
     epoch, i = divmod(step, per_epoch)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
     return order[i * batch_size:(i + 1) * batch_size]
+
+
+def default_checkpoint_path(config: DCGANConfig, name: str = "dcgan-mnist") -> Path:
+    """``<cache>/checkpoints/<name>-<key>.pt``, the key a hash of ``config`` and of this module's code
+    (:func:`~aigc_lessons.checkpoint.config_key`): an updated book starts a new file instead of refusing an old one."""
+    code = (sys.modules[__name__], sys.modules[get_loss.__module__])  # this module and the losses it trains with
+    return cache_dir() / "checkpoints" / f"{name}-{config_key(config, *code)}.pt"
 
 
 def train_dcgan(config: DCGANConfig, device: torch.device | str | None = None, *,

@@ -8,9 +8,6 @@ returns. :func:`default_checkpoint_path` names a checkpoint after the config and
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import math
 import sys
 import time
@@ -130,8 +127,7 @@ class VAEConfig:
     def key(self) -> str:
         """A short hash of the config and of the code that builds and trains the model, naming its
         checkpoint file: a change to that code makes an old checkpoint unreachable."""
-        blob = json.dumps({"code": _code_key(), **dataclasses.asdict(self)}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        return ckpt.config_key(self, _code_key())
 
 
 def _code_key() -> str:

@@ -14,7 +14,7 @@ import re
 
 from docutils import nodes
 
-_FIGURE = re.compile(r"^Figure (\d+)\.\s+(.*)", re.S)
+_FIGURE = re.compile(r"^Figure (\d+)[^.]*?\.\s+(.*)", re.S)  # also "Figure 4 and Table 2."
 _FILE_LIKE = re.compile(r"(^|/)[^ ]+\.(png|jpe?g|svg|gif)$", re.I)
 
 
