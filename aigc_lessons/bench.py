@@ -67,6 +67,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _commit() -> str:
+    """The repository's short commit; ``$AIGC_COMMIT`` where the code runs from a copy without git metadata."""
+    if os.environ.get("AIGC_COMMIT", "").strip():
+        return os.environ["AIGC_COMMIT"].strip()
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
                              capture_output=True, text=True, timeout=10)

@@ -182,6 +182,45 @@ def reproducible(device: torch.device | str, threads: int | None, deterministic:
             torch.use_deterministic_algorithms(was_on, warn_only=was_warn_only)
 
 
+def training_progress(step: int, steps: int, elapsed: float, max_seconds: float | None) -> float:
+    """How far a training run is, in [0, 1]: ``step / steps``, or the share ``elapsed / max_seconds`` of
+    its wall-clock budget when that is further along (``max_seconds=None``: steps only).
+
+    Full-mode trainers that promise a result within a time (the VAE's 570 s, DCGAN's five minutes)
+    stop when this reaches 1 and may drive their learning-rate schedule with it, so a slower machine
+    ends on time with a fully decayed schedule instead of being cut off half-way.
+    """
+    done = step / max(steps, 1)
+    if max_seconds is not None:
+        done = max(done, elapsed / max_seconds) if max_seconds > 0 else 1.0
+    return min(done, 1.0)
+
+
+def process_map(func, items: list, workers: int = 1, *, progress: bool = True, desc: str = "runs") -> list:
+    """``[func(x) for x in items]``, ``workers`` at a time in separate processes (1: in this process).
+
+    For independent CPU training runs: each item carries its own seed, so the results do not depend
+    on ``workers``. ``func`` must be a module-level function (it is pickled) and should return CPU
+    tensors. Workers are started with multiprocessing's ``spawn`` method, which re-imports the calling
+    script: a script (not a notebook) that asks for several workers needs the usual
+    ``if __name__ == "__main__":`` guard around its top-level code.
+    """
+    from tqdm.auto import tqdm
+
+    if workers <= 1 or len(items) <= 1:
+        return [func(x) for x in items]
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    results: list = [None] * len(items)
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(func, x): i for i, x in enumerate(items)}
+        for fut in tqdm(cf.as_completed(futures), total=len(futures), desc=f"{desc} ({workers} processes)",
+                        disable=not progress, leave=False):
+            results[futures[fut]] = fut.result()
+    return results
+
+
 @contextlib.contextmanager
 def distributed(device: torch.device | str | None = None) -> Iterator[tuple[int, int, torch.device]]:
     """The process group of a ``torchrun`` launch, as ``(rank, world_size, device)``.

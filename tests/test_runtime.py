@@ -81,3 +81,26 @@ def test_environment_summary_mentions_mode_device_versions():
 def test_pick():
     assert runtime.pick("quick", 1, 2) == 1
     assert runtime.pick("full", 1, 2) == 2
+
+
+def test_training_progress_follows_steps_or_time_whichever_is_further():
+    from aigc_lessons.runtime import training_progress
+
+    assert training_progress(0, 100, 0.0, None) == 0.0
+    assert training_progress(50, 100, 1e9, None) == 0.5  # no time budget: steps only
+    assert training_progress(50, 100, 30.0, 40.0) == 0.75  # time is further along
+    assert training_progress(90, 100, 1.0, 40.0) == 0.9
+    assert training_progress(10, 100, 80.0, 40.0) == 1.0  # capped at 1
+    assert training_progress(0, 100, 0.0, 0.0) == 1.0  # a zero budget allows no step
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_process_map_returns_results_in_input_order_with_or_without_processes():
+    from aigc_lessons.runtime import process_map
+
+    items = [3, 1, 4, 1, 5]
+    assert process_map(_square, items, 1, progress=False) == [9, 1, 16, 1, 25]
+    assert process_map(_square, items, 2, progress=False) == [9, 1, 16, 1, 25]

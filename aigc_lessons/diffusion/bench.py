@@ -8,6 +8,7 @@ sampling steps) produce the metrics of CONVENTIONS.md.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -22,6 +23,11 @@ __all__ = ["Study2DConfig", "SEEDS_2D", "seed_runs_2d", "table_2d", "summary_2d"
 
 #: the GAN chapter's seeds (:class:`aigc_lessons.gan.Study2DConfig`)
 SEEDS_2D = (0, 1, 2, 3, 4)
+
+#: full-mode ``diffusion-mnist``: DDIM step counts of the quality-versus-steps curve (unconditional) and
+#: guidance scales of the fidelity-versus-diversity sweep (class-conditional, 50 DDIM steps)
+SWEEP_STEPS = (5, 10, 20, 50)
+SWEEP_GUIDANCE = (0.0, 1.0, 2.0, 4.0)
 
 
 
@@ -47,12 +53,26 @@ class Study2DConfig:
                                 full=dict(seeds=SEEDS_2D, gan_steps=20_000), **overrides)
 
 
+def _train_2d_worker(config: Diffusion2DConfig) -> Diffusion2DResult:
+    """Entry point of a worker process: one CPU run, no progress bar."""
+    return train_diffusion_2d(config, "cpu", progress=False)
+
+
 def seed_runs_2d(mode: str, seeds: tuple[int, ...] = SEEDS_2D, mixtures: tuple[str, ...] = ("ring", "grid"),
-                 device: torch.device | str | None = None, progress: bool = True,
+                 device: torch.device | str | None = None, progress: bool = True, workers: int = 1,
                  **overrides) -> dict[str, list[Diffusion2DResult]]:
-    """``mixture -> runs``, one :func:`train_diffusion_2d` per seed with ``Diffusion2DConfig.for_mode(mode)``."""
-    return {mix: [train_diffusion_2d(Diffusion2DConfig.for_mode(mode, mixture=mix, seed=s, **overrides), device,
-                                     progress=progress) for s in seeds] for mix in mixtures}
+    """``mixture -> runs``, one :func:`train_diffusion_2d` per seed with ``Diffusion2DConfig.for_mode(mode)``.
+
+    On a CPU, ``workers`` > 1 trains that many runs at a time in separate processes
+    (:func:`aigc_lessons.runtime.process_map`); the results do not depend on it."""
+    configs = [Diffusion2DConfig.for_mode(mode, mixture=mix, seed=s, **overrides) for mix in mixtures for s in seeds]
+    dev = str(runtime.resolve_device(None if device is None else str(device)))
+    if workers > 1 and dev == "cpu":
+        results = runtime.process_map(_train_2d_worker, configs, workers, progress=progress, desc="2-D diffusion")
+    else:
+        results = [train_diffusion_2d(c, dev, progress=progress) for c in configs]
+    it = iter(results)
+    return {mix: [next(it) for _ in seeds] for mix in mixtures}
 
 
 def table_2d(runs: dict[str, list[Diffusion2DResult]], method: str = "diffusion (DDIM)"):
@@ -88,9 +108,10 @@ def summary_2d(runs: dict[str, list[Diffusion2DResult]]) -> dict[str, object]:
 def bench_2d(mode: str, device: torch.device) -> dict[str, object]:
     """``python -m aigc_lessons.bench diffusion-2d``: five seeds on the ring of 8 and the grid of 25.
 
-    The MLPs are small, so they train on the CPU even when a GPU is present (as the GAN chapter's study does).
+    The MLPs are small, so they train on the CPU even when a GPU is present (as the GAN chapter's study does),
+    one single-thread process per run and core.
     """
-    runs = seed_runs_2d(mode, device="cpu")
+    runs = seed_runs_2d(mode, device="cpu", workers=min(2 * len(SEEDS_2D), os.cpu_count() or 1))
     return {"config": {mix: asdict(rs[0].config) for mix, rs in runs.items()}, "metrics": summary_2d(runs),
             "train_seconds": float(sum(r.train_seconds for rs in runs.values() for r in rs))}
 
@@ -108,7 +129,9 @@ def bench_mnist(mode: str, device: torch.device) -> dict[str, object]:
     Metrics (CONVENTIONS.md): those of ``gan-mnist`` for ``n_eval`` unconditional samples (10,000 in
     full mode) drawn with DDIM on ``sampling_steps`` steps; plus, for context, the same scores of
     class-conditional samples (uniform labels) at the config's guidance scale and the untrained
-    U-Net's Fréchet distance.
+    U-Net's Fréchet distance, and the training steps done. Full mode adds the quality-versus-steps curve
+    (``steps_sweep``, unconditional) and the guidance sweep (``guidance_sweep``, class-conditional), 5,000
+    samples per point.
     """
     from ..data import load_mnist
     from ..metrics import mnist_evaluator
@@ -118,16 +141,23 @@ def bench_mnist(mode: str, device: torch.device) -> dict[str, object]:
     config = DiffusionMnistConfig.for_mode(mode)
     result = train_diffusion_mnist(config, device, images=data[0][0], labels=data[0][1])
     n, steps = config.n_eval, config.sample_steps
-    trained = score_digits(evaluator, generate_digits(result.model, result.schedule, n, steps=steps, seed=123))
+    batch = 1000 if device.type == "cuda" else 250
+
+    def score(model, n_samples: int = n, **kw) -> dict[str, float]:
+        return score_digits(evaluator, generate_digits(model, result.schedule, n_samples, seed=123, batch=batch, **kw))
+
     labels = torch.arange(n) % 10
-    guided = score_digits(evaluator, generate_digits(result.model, result.schedule, n, labels=labels,
-                                                     guidance=config.guidance, steps=steps, seed=123))
+    trained = score(result.model, steps=steps)
+    guided = score(result.model, labels=labels, guidance=config.guidance, steps=steps)
     torch.manual_seed(config.seed)
-    fresh = UNet(config.channels, config.emb_dim).to(device)
-    untrained = score_digits(evaluator, generate_digits(fresh, result.schedule, n, steps=steps, seed=123))
+    untrained = score(UNet(config.channels, config.emb_dim).to(device), steps=steps)
+    out = {**trained, "frechet_real_floor": evaluator.frechet_floor, "sampling_steps": steps, "n_samples": n,
+           "frechet_untrained": untrained["frechet"], "guided": {"guidance": config.guidance, **guided},
+           "classifier_test_accuracy": evaluator.classifier.test_accuracy, "steps": len(result.history["loss"])}
+    if mode == "full":  # the chapter's two curves at published scale (5,000 samples per point)
+        m = min(n, 5000)
+        out["steps_sweep"] = [{"sampling_steps": s, **score(result.model, m, steps=s)} for s in SWEEP_STEPS]
+        out["guidance_sweep"] = [{"guidance": w, **score(result.model, m, labels=labels[:m], guidance=w, steps=50)}
+                                 for w in SWEEP_GUIDANCE]
     return {"config": {"diffusion": asdict(config), "classifier": asdict(evaluator.classifier.config)},
-            "metrics": {**trained, "frechet_real_floor": evaluator.frechet_floor, "sampling_steps": steps,
-                        "n_samples": n, "frechet_untrained": untrained["frechet"],
-                        "guided": {"guidance": config.guidance, **guided},
-                        "classifier_test_accuracy": evaluator.classifier.test_accuracy},
-            "train_seconds": result.train_seconds}
+            "metrics": out, "train_seconds": result.train_seconds}

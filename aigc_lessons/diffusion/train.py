@@ -211,19 +211,20 @@ class DiffusionMnistConfig:
     guidance: float = 1.0
     n_eval: int = 500
     checkpoint_every: int = 250
+    max_train_seconds: float | None = None  # a wall-clock cap on training (full mode: the ten minutes)
     cpu_threads: int | None = 2  # on a CPU: threads for training (None: unchanged)
     deterministic: bool = True  # torch's deterministic algorithms during training (quick mode)
 
     @classmethod
     def for_mode(cls, mode: str | None = None, **overrides) -> "DiffusionMnistConfig":
         """Quick: 800 steps of 64 images (under one epoch; two to four CPU minutes).
-        Full: 20 epochs of 128 images on one GPU, 10,000 samples."""
+        Full: 20 epochs of 128 images on one GPU (at most ten minutes of training), 10,000 samples."""
         return runtime.for_mode(
             cls, mode,
             quick=dict(channels=(16, 32, 64), batch_size=64, steps=800, lr=3e-3, ema_decay=0.99, sample_steps=20,
                        n_eval=500, checkpoint_every=400, cpu_threads=2, deterministic=True),
             full=dict(channels=(32, 64, 128), batch_size=128, steps=20 * (60_000 // 128), lr=1e-3, ema_decay=0.999,
-                      sample_steps=100, n_eval=10_000, checkpoint_every=60_000 // 128, cpu_threads=None,
+                      sample_steps=100, n_eval=10_000, checkpoint_every=60_000 // 128, max_train_seconds=600.0, cpu_threads=None,
                       deterministic=False),
             **overrides)
 
@@ -292,6 +293,13 @@ def train_diffusion_mnist(config: DiffusionMnistConfig, device: torch.device | s
     tic = time.perf_counter()
     with runtime.reproducible(dev, config.cpu_threads, config.deterministic):
         for step in tqdm(range(start, stop), desc="diffusion U-Net on MNIST", disable=not progress, leave=False):
+            if runtime.training_progress(step, config.steps, elapsed + time.perf_counter() - tic,
+                                         config.max_train_seconds) >= 1.0:
+                if checkpoint_path is not None and step > start:  # out of time: resumable from here
+                    save_training(checkpoint_path, kind="diffusion-mnist", config=config, step=step, modules=modules,
+                                  optimizers=optimizers, generator=gen, history=history,
+                                  train_seconds=elapsed + time.perf_counter() - tic)
+                break
             idx = torch.randint(len(data), (config.batch_size,), generator=gen)
             x0, y = data[idx].to(dev), labels[idx].clone()
             drop = torch.rand(config.batch_size, generator=gen) < config.p_uncond

@@ -170,6 +170,7 @@ class DCGANConfig:
     bf16: bool = False
     lr_d: float | None = None
     r1_weight: float = 0.0
+    max_train_seconds: float | None = None  # a wall-clock cap on training (full mode: five minutes)
     ema: float = 0.0
     eval_every: int = 0
     cpu_threads: int | None = 2  # on a CPU: threads for training (None: unchanged)
@@ -177,7 +178,8 @@ class DCGANConfig:
 
     @classmethod
     def for_mode(cls, mode: str | None = None, **overrides) -> "DCGANConfig":
-        """Quick: CPU minutes. Full: 30 epochs of 128 images on one GPU, a snapshot every epoch."""
+        """Quick: CPU minutes. Full: 30 epochs of 128 images on one GPU, a snapshot every epoch, training
+        stopped after at most five minutes (``max_train_seconds``; the steps done are in the history)."""
         epoch = 60_000 // 128
         return runtime.for_mode(
             cls, mode,
@@ -185,6 +187,7 @@ class DCGANConfig:
                        snapshot_every=300, checkpoint_every=300, bf16=False, cpu_threads=2, deterministic=True),
             full=dict(z_dim=100, g_channels=128, d_channels=64, batch_size=128, steps=30 * epoch, lr=2e-4,
                       snapshot_every=epoch, checkpoint_every=epoch, bf16=True, ema=0.999, eval_every=3 * epoch,
+                      max_train_seconds=300.0,
                       cpu_threads=None, deterministic=False),
             **overrides)
 
@@ -307,6 +310,14 @@ def train_dcgan(config: DCGANConfig, device: torch.device | str | None = None, *
     bar = tqdm(range(start_step, stop), desc="DCGAN on MNIST", disable=not progress, leave=False)
     with runtime.reproducible(dev, config.cpu_threads, config.deterministic):
         for step in bar:
+            if runtime.training_progress(step, config.steps, elapsed + time.perf_counter() - tic,
+                                         config.max_train_seconds) >= 1.0:
+                bar.close()  # out of time: keep what was trained, resumable from its last checkpoint
+                if checkpoint_path is not None and step > start_step:
+                    save_training(checkpoint_path, kind="dcgan-mnist", config=config, step=step, modules=modules,
+                                  optimizers=optimizers, generator=gen, history=history, grids=grids,
+                                  train_seconds=elapsed + time.perf_counter() - tic)
+                break
             real = data[_batch_indices(step, config.batch_size, len(data), config.seed)].to(dev)
             z = torch.randn(config.batch_size, config.z_dim, generator=gen).to(dev)
             with autocast():

@@ -131,9 +131,9 @@ def _table_row(mixture: str, method: str, runs: list[Gan2DResult], best: str) ->
             "train_seconds": float(sum(r.train_seconds for r in runs))}
 
 
-def _train_2d_worker(config: Gan2DConfig, device: str) -> Gan2DResult:
-    """Entry point of a worker process: one run, no progress bar, CPU tensors back."""
-    result = train_gan_2d(config, device, progress=False)
+def _train_2d_worker(config: Gan2DConfig) -> Gan2DResult:
+    """Entry point of a worker process: one CPU run, no progress bar."""
+    result = train_gan_2d(config, "cpu", progress=False)
     result.generator.cpu()
     result.discriminator.cpu()
     return result
@@ -141,29 +141,16 @@ def _train_2d_worker(config: Gan2DConfig, device: str) -> Gan2DResult:
 
 def train_many_2d(configs: list[Gan2DConfig], device: torch.device | str | None = None, *, workers: int = 1,
                   progress: bool = True) -> list[Gan2DResult]:
-    """Train independent 2-D runs, ``workers`` at a time in separate processes (1: in this process).
+    """Train independent 2-D runs, ``workers`` at a time in separate processes (1: in this process;
+    :func:`aigc_lessons.runtime.process_map`, which also says what a script needs for several workers).
 
     Each run is seeded by its own config, so the results do not depend on ``workers``. On a CPU the
     runs use one thread each (:func:`aigc_lessons.runtime.single_thread_if_cpu`), so two workers keep two cores busy.
-    Workers are started with multiprocessing's ``spawn`` method, which re-imports the calling
-    script: a script (not a notebook) that asks for several workers needs the usual
-    ``if __name__ == "__main__":`` guard around its top-level code.
     """
-    from tqdm.auto import tqdm
-
     dev = str(runtime.resolve_device(None if device is None else str(device)))
     if workers <= 1 or len(configs) <= 1 or dev != "cpu":
         return [train_gan_2d(c, dev, progress=progress) for c in configs]
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    results: list[Gan2DResult | None] = [None] * len(configs)
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(_train_2d_worker, c, dev): i for i, c in enumerate(configs)}
-        for fut in tqdm(cf.as_completed(futures), total=len(futures), desc=f"2-D runs ({workers} processes)",
-                        disable=not progress, leave=False):
-            results[futures[fut]] = fut.result()
-    return results  # type: ignore[return-value]
+    return runtime.process_map(_train_2d_worker, configs, workers, progress=progress, desc="2-D runs")
 
 
 def compare_methods_2d(study: Study2DConfig | None = None, mode: str | None = None,

@@ -160,11 +160,8 @@ def default_checkpoint_path(config: VAEConfig, name: str = "vae") -> Path:
 
 
 def _progress(config: VAEConfig, step: int, elapsed: float) -> float:
-    """How far training is, in [0, 1]: the step count, or the share of the time budget when that is further."""
-    done = step / config.steps
-    if config.max_train_seconds is not None:
-        done = max(done, elapsed / config.max_train_seconds)
-    return min(done, 1.0)
+    """How far training is, in [0, 1] (:func:`aigc_lessons.runtime.training_progress`)."""
+    return runtime.training_progress(step, config.steps, elapsed, config.max_train_seconds)
 
 
 def _lr_at(config: VAEConfig, progress: float) -> float:

@@ -120,3 +120,60 @@ def test_benchmarks_are_registered_and_report_the_gan_metric_names(tiny_2d):
     assert summary["per_seed"]["ring.high_quality"] == [tiny_2d.high_quality] * 2
     table = diffusion.table_2d({"ring": [tiny_2d, tiny_2d]})
     assert list(table["n_modes"]) == [8] and table["modes_std"][0] == 0
+
+
+def test_mnist_training_stops_at_its_time_budget(digits):
+    import dataclasses
+
+    images, labels = digits
+    assert diffusion.DiffusionMnistConfig.for_mode("full").max_train_seconds == 600.0
+    config = dataclasses.replace(tiny_unet_config(), max_train_seconds=0.0)
+    result = diffusion.train_diffusion_mnist(config, "cpu", images=images, labels=labels, progress=False)
+    assert result.history["loss"] == []
+
+
+def test_2d_runs_in_worker_processes_equal_the_runs_in_this_process():
+    kw = dict(seeds=(0, 1), mixtures=("ring",), steps=20, width=16, depth=2, n_eval=200, sample_steps=5,
+              progress=False)
+    here = diffusion.seed_runs_2d("quick", device="cpu", workers=1, **kw)
+    there = diffusion.seed_runs_2d("quick", device="cpu", workers=2, **kw)
+    for a, b in zip(here["ring"], there["ring"]):
+        assert a.history["loss"] == b.history["loss"] and torch.equal(a.samples, b.samples)
+
+
+def test_full_mode_bench_records_both_sweeps(monkeypatch):
+    """The full-mode record's extra curves (steps and guidance sweeps), with a tiny U-Net and a stand-in scorer."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from aigc_lessons import metrics
+
+    @dataclasses.dataclass
+    class ClassifierConfig:
+        width: int = 1
+
+    calls = []
+
+    def scorer(images):
+        calls.append(len(images))
+        assert images.shape[1:] == (1, 28, 28) and 0 <= float(images.min()) and float(images.max()) <= 1
+        return SimpleNamespace(class_share_min=0.05, class_share_max=0.2, classes_present=10, mean_confidence=0.9,
+                               frechet=float(len(calls)))
+
+    class Evaluator:
+        frechet_floor = 1.0
+        classifier = SimpleNamespace(config=ClassifierConfig(), test_accuracy=0.99)
+
+        def __call__(self, images):
+            return scorer(images)
+
+    evaluator = Evaluator()
+    monkeypatch.setattr(metrics, "mnist_evaluator", lambda *a, **k: evaluator)
+    tiny = tiny_unet_config(n_eval=20, sample_steps=2, steps=2)
+    monkeypatch.setattr(diffusion.bench.DiffusionMnistConfig, "for_mode", classmethod(lambda cls, mode: tiny))
+    out = diffusion.bench_mnist("full", torch.device("cpu"))["metrics"]
+    assert out["steps"] == 2 and out["n_samples"] == 20 and out["frechet_untrained"] == 3.0
+    assert [r["sampling_steps"] for r in out["steps_sweep"]] == list(diffusion.bench.SWEEP_STEPS)
+    assert [r["guidance"] for r in out["guidance_sweep"]] == list(diffusion.bench.SWEEP_GUIDANCE)
+    assert calls == [20] * (3 + len(diffusion.bench.SWEEP_STEPS) + len(diffusion.bench.SWEEP_GUIDANCE))
+    assert "steps_sweep" not in diffusion.bench_mnist("quick", torch.device("cpu"))["metrics"]

@@ -130,3 +130,26 @@ def test_dcgan_r1_adds_a_positive_penalty_to_the_first_discriminator_loss(images
     # same seed, same first batch and weights: the only difference is the penalty (gamma/2 E|grad D|^2 > 0)
     assert with_r1.history["d_loss"][0] > plain.history["d_loss"][0] + 1e-6
     assert with_r1.history["d_x"][0] == plain.history["d_x"][0]
+
+
+def test_dcgan_stops_at_its_time_budget_and_resumes_from_there(tmp_path, images, monkeypatch):
+    """``max_train_seconds`` ends training early (the full mode's five minutes); the run is saved where it
+    stopped, and resuming it gives the uninterrupted run."""
+    import dataclasses
+
+    from aigc_lessons import runtime
+
+    assert gan.DCGANConfig.for_mode("full").max_train_seconds == 300.0
+    assert gan.DCGANConfig.for_mode("quick").max_train_seconds is None
+    none = gan.train_dcgan(dataclasses.replace(TINY, max_train_seconds=0.0), "cpu", images=images, progress=False)
+    assert none.history["d_loss"] == []
+    straight = gan.train_dcgan(TINY, "cpu", images=images, progress=False)
+    real = runtime.training_progress
+    monkeypatch.setattr(runtime, "training_progress", lambda step, *a: 1.0 if step >= 3 else real(step, *a))
+    path = tmp_path / "capped.pt"
+    cut = gan.train_dcgan(TINY, "cpu", images=images, checkpoint_path=path, progress=False)  # "out of time" at 3
+    assert len(cut.history["d_loss"]) == 3
+    monkeypatch.setattr(runtime, "training_progress", real)
+    again = gan.train_dcgan(TINY, "cpu", images=images, checkpoint_path=path, progress=False)
+    assert again.resumed_from == 3 and again.history == straight.history
+    assert torch.equal(_params(again.generator), _params(straight.generator))
