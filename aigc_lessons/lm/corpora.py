@@ -149,6 +149,6 @@ def get_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: t
     win = data[ix[:, None] + offsets]
     x, y = win[:, :-1], win[:, 1:]
     dev = torch.device(device)
-    if dev.type == "cuda":
+    if dev.type == "cuda" and not x.is_cuda:  # a CPU corpus: page-locked copies overlap with the GPU's work
         return x.pin_memory().to(dev, non_blocking=True), y.pin_memory().to(dev, non_blocking=True)
     return x.to(dev), y.to(dev)
