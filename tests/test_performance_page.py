@@ -139,6 +139,9 @@ def test_verdicts_on_the_page_are_computed_from_the_record(tmp_path):
         "class_share_min": 0.074, "class_share_max": 0.125, "mean_confidence": 0.95, "frechet": 41.4,
         "frechet_real_floor": 1.82}})
     _write(results, "lm-shakespeare.json", {**RUN, "bench": "lm-shakespeare", "metrics": {"val_loss": 1.5}})
+    _write(results, "lm-shakespeare-fast.json", {**RUN, "bench": "lm-shakespeare", "metrics": {
+        "val_loss": 1.46, "best_step": 1000, "val_loss_final": 1.55, "seconds_to_target": 15.2, "mfu": 0.25,
+        "steps": 2000}})
     page = _render(tmp_path, results)
     (vae,) = _rows(page, "`vae-mnist.json` | NVIDIA")
     assert vae.endswith("| 83.508 ± 0.200 | 5,000 / 10,000 | 90.100 | ? | met | **not met** |"), vae
@@ -146,7 +149,9 @@ def test_verdicts_on_the_page_are_computed_from_the_record(tmp_path):
     assert "| 22.75 | **not met** | **not met** |" in gan, gan  # 41.4 / 1.82 = 22.75 > 3
     assert "| 7.40% to 12.50% | met | 0.950 | met |" in gan, gan
     (lm,) = _rows(page, "`lm-shakespeare.json` | NVIDIA")
-    assert lm.endswith("| 1.500 | **not met** |"), lm
+    assert lm.endswith("| 1.500 | — | — | — | **not met** | — |"), lm  # an old record: no best step, no speed
+    (fast,) = _rows(page, "`lm-shakespeare-fast.json` | NVIDIA")
+    assert fast.endswith("| 25.0% | 1.460 | 1,000 | 1.550 | 15.2 | met | **not met** |"), fast  # 15.2 s > 15 s
 
 
 def test_gan_2d_needs_every_mode_in_every_seed(tmp_path):

@@ -394,6 +394,7 @@ def bench_mnist(mode: str, device: torch.device) -> dict[str, object]:
                         "frechet_real_floor": evaluator.frechet_floor, "frechet_untrained": untrained.frechet,
                         "class_shares": trained.class_shares,
                         "classifier_test_accuracy": evaluator.classifier.test_accuracy,
+                        "steps": len(result.history["d_loss"]),
                         "frechet_2k_over_training": {"step": result.history.get("eval_step", []),
                                                      "frechet": result.history.get("frechet_2k", [])}},
             "train_seconds": result.train_seconds}
