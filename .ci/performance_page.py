@@ -93,6 +93,9 @@ TARGETS: dict[str, dict[str, Target]] = {
                   "mean_confidence": Target(">=", 0.9, "mean classifier confidence ≥ 0.9"),
                   "frechet_vs_floor": Target("<=", 3.0, "Fréchet distance ≤ 3 × the real-vs-real floor")},
     "lm-tang": {"format_rate": Target(">=", 0.95, "format rate ≥ 95%")},
+    "diffusion-mnist": {"classes_present": Target(">=", 10, "every digit among the samples"),
+                        "mean_confidence": Target(">=", 0.9, "mean classifier confidence ≥ 0.9"),
+                        "frechet_vs_floor": Target("<=", 2.0, "Fréchet distance ≤ 2 × the real-vs-real floor")},
 }
 #: gan-2d: mixture -> (modes to cover, least share of high-quality samples), in every seed.
 TARGETS_2D: dict[str, tuple[int, float]] = {"ring": (8, 0.98), "grid": (25, 0.97)}
@@ -109,8 +112,10 @@ ANCHORS: dict[str, list[tuple[str, str, str, str]]] = {
          "burda2016importance")],
 }
 
-KNOWN_BENCHES = {"lm-shakespeare", "lm-tang", "vae-mnist", "gan-mnist", "gan-2d", "gan-2d-per-run"}
-CHECK_ORDER = ["first-look-bigram", "gan-2d", "gan-mnist", "vae-mnist", "lm-shakespeare", "lm-tang"]
+KNOWN_BENCHES = {"lm-shakespeare", "lm-tang", "vae-mnist", "gan-mnist", "gan-2d", "gan-2d-per-run", "diffusion-2d",
+                 "diffusion-mnist"}
+CHECK_ORDER = ["first-look-bigram", "gan-2d", "gan-mnist", "vae-mnist", "diffusion-2d", "diffusion-mnist",
+               "lm-shakespeare", "lm-tang"]
 METHOD_ORDER = ["non_saturating", "saturating", "wgan_gp", "pacgan", "r1_ema"]
 
 
@@ -378,7 +383,6 @@ def configured_vae_budget() -> float | None:
 
 def section_gan_mnist(records: dict[str, dict], summary: list[list[Any]]) -> list[str]:
     items = of_bench(records, "gan-mnist")
-    t = TARGETS["gan-mnist"]
     out = ["(perf-gan-mnist)=", "## DCGAN on MNIST (`gan-mnist`)", "",
            "Targets: every digit between 5% and 15% of the generated samples, a mean classifier confidence of at "
            "least 0.9, and a Fréchet distance at most three times the real-vs-real floor (two halves of real "
@@ -484,6 +488,65 @@ def section_gan_2d(records: dict[str, dict], summary: list[list[Any]]) -> list[s
     return out
 
 
+def section_diffusion(records: dict[str, dict], summary: list[list[Any]]) -> list[str]:
+    """The diffusion chapter's records: the 2-D mixtures (the GAN chapter's targets) and MNIST."""
+    out = ["(perf-diffusion)=", "## Diffusion models (`diffusion-2d`, `diffusion-mnist`)", "",
+           "The 2-D targets are the GAN chapter's (every mode in every seed, at least 98% high-quality samples on the "
+           "ring and 97% on the grid), scored with the same counting rule; on MNIST the targets are every digit, a "
+           "mean confidence of at least 0.9 and a Fréchet distance at most twice the real-vs-real floor of the same "
+           "evaluation classifier ({doc}`ch06_diffusion/index`).", ""]
+    items_2d, items_mnist = of_bench(records, "diffusion-2d"), of_bench(records, "diffusion-mnist")
+    if not items_2d and not items_mnist:
+        return out + ["No `diffusion-*` record is in `results/` yet.", ""]
+    rows = []
+    for name, r in items_2d:
+        per_seed = r["metrics"]["per_seed"]
+        for mixture, (n_modes, hq_min) in TARGETS_2D.items():
+            modes = [int(v) for v in per_seed.get(f"{mixture}.modes_covered", [])]
+            hq = [float(v) for v in per_seed.get(f"{mixture}.high_quality", [])]
+            if not modes:
+                continue
+            every = [mo >= n_modes and h >= hq_min for mo, h in zip(modes, hq)]
+            steps = r.get("config", {}).get(mixture, {}).get("steps")
+            rows.append(run_cells(name, r) + [mixture, f"{steps:,}" if steps else "?", ", ".join(map(str, modes)),
+                                              ", ".join(pct(h) for h in hq), f"{sum(every)} of {len(every)}",
+                                              verdict(all(every))])
+            summary.append(["diffusion-2d", f"`{name}` ({mixture})",
+                            f"{n_modes}/{n_modes} modes at ≥ {pct(hq_min, 0)} in every seed",
+                            f"min {min(modes)} modes, min {pct(min(hq))}", verdict(all(every))])
+    if rows:
+        out += table(RUN_HEADER + ["mixture", "steps", "modes covered per seed", "high-quality share per seed",
+                                   "seeds on target", "target"], rows)
+        out += notes(items_2d)
+    rows, curves = [], []
+    t = TARGETS["diffusion-mnist"]
+    for name, r in items_mnist:
+        m = r["metrics"]
+        v = {"classes_present": m["classes_present"], "mean_confidence": m["mean_confidence"],
+             "frechet_vs_floor": m["frechet"] / m["frechet_real_floor"]}
+        met = targets_met("diffusion-mnist", v)
+        rows.append(run_cells(name, r) + [
+            num(r["train_seconds"], 2), f"{m['steps']:,}" if "steps" in m else "?", str(m.get("sampling_steps", "?")),
+            str(m["classes_present"]), num(m["mean_confidence"]), num(m["frechet"], 2),
+            num(m["frechet_real_floor"], 2), num(v["frechet_vs_floor"], 2), verdict(all(met.values()))])
+        summary.append(["diffusion-mnist", f"`{name}`", "; ".join(x.label for x in t.values()),
+                        f"{m['classes_present']} digits, {num(m['mean_confidence'])}, "
+                        f"{num(v['frechet_vs_floor'], 2)} × floor", verdict(all(met.values()))])
+        for sweep, key in (("steps_sweep", "sampling_steps"), ("guidance_sweep", "guidance")):
+            for point in m.get(sweep, []):
+                curves.append([f"`{name}`", key.replace("_", " "), f"{point[key]:g}", num(point["frechet"], 2),
+                               num(point["mean_confidence"]), pct(point["class_share_min"])])
+    if rows:
+        out += table(RUN_HEADER + ["train (s)", "steps", "DDIM steps", "digits present", "mean confidence",
+                                   "Fréchet", "real-vs-real floor", "Fréchet / floor", "all targets"], rows)
+        out += notes(items_mnist)
+    if curves:
+        out += ["The full-mode record's two curves: sample quality against the number of DDIM steps (unconditional "
+                "samples), and against the guidance scale (class-conditional samples, 50 DDIM steps).", ""]
+        out += table(["record", "varied", "value", "Fréchet", "mean confidence", "smallest class share"], curves)
+    return out
+
+
 def section_calibration(path: Path) -> list[str]:
     out = ["(perf-quick-cpu)=", "## Quick mode on a CPU", ""]
     if not path.is_file():
@@ -543,7 +606,8 @@ def render(results: Path, calibration: Path) -> str:
     records = load_records(results)
     summary: list[list[Any]] = []
     body: list[str] = []
-    for section in (section_shakespeare, section_tang, section_vae, section_gan_mnist, section_gan_2d):
+    for section in (section_shakespeare, section_tang, section_vae, section_gan_mnist, section_gan_2d,
+                    section_diffusion):
         body += section(records, summary)
     body += section_calibration(calibration)
 

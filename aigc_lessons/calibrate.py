@@ -75,6 +75,16 @@ CHECKS: dict[str, dict[str, dict[str, Threshold]]] = {
                  "grid_modes": Threshold(">=", 25, "target: every grid mode"),
                  "grid_high_quality": Threshold(">=", 0.97, "target: as the GAN chapter's")},
     },
+    "diffusion-mnist": {
+        "quick": {"frechet_vs_untrained": Threshold("<", 0.25, _MEASURED + "; the chapter's claim: under a quarter"),
+                  "mean_confidence": Threshold(">", 0.5, _MEASURED),
+                  "classes_present": Threshold(">=", 9, _MEASURED),
+                  "frechet_vs_floor": Threshold("<=", 250.0, _MEASURED)},
+        "full": {"frechet_vs_untrained": Threshold("<", 0.10, "as gan-mnist"),
+                 "mean_confidence": Threshold(">=", 0.9, "target, as gan-mnist"),
+                 "classes_present": Threshold(">=", 10, "target: every digit"),
+                 "frechet_vs_floor": Threshold("<=", 2.0, "target: within 2x the real-vs-real floor")},
+    },
     "first-look-bigram": {
         "quick": {"uniform_over_model_perplexity": Threshold(">", 4.0, _MEASURED)},
         "full": {"uniform_over_model_perplexity": Threshold(">", 4.0, "as in quick mode")},
@@ -185,6 +195,26 @@ def _diffusion_2d(seed: int, untrained: bool) -> dict[str, float]:
             "grid_modes": grid.modes_covered, "grid_high_quality": grid.high_quality}
 
 
+def _diffusion_mnist(seed: int, untrained: bool) -> dict[str, float]:
+    """Notebook 13: unconditional DDIM samples of the U-Net scored by the classifier, against the untrained U-Net."""
+    import torch
+
+    from . import diffusion, metrics
+    from .data import load_mnist
+
+    data = (load_mnist("train"), load_mnist("test"))
+    evaluator = metrics.mnist_evaluator("quick", "cpu", data=data, progress=False)
+    config = diffusion.DiffusionMnistConfig.for_mode("quick", seed=seed, **({"steps": 0} if untrained else {}))
+    result = diffusion.train_diffusion_mnist(config, "cpu", images=data[0][0], labels=data[0][1], progress=False)
+    n, steps = config.n_eval, config.sample_steps
+    trained = evaluator(diffusion.generate_digits(result.model, result.schedule, n, steps=steps, seed=123))
+    torch.manual_seed(config.seed)
+    fresh = evaluator(diffusion.generate_digits(diffusion.UNet(config.channels, config.emb_dim), result.schedule, n,
+                                                steps=steps, seed=123))
+    return {"frechet_vs_untrained": trained.frechet / fresh.frechet, "mean_confidence": trained.mean_confidence,
+            "classes_present": trained.classes_present, "frechet_vs_floor": trained.frechet / evaluator.frechet_floor}
+
+
 def _bigram(seed: int, untrained: bool) -> dict[str, float]:
     from . import bigram
     from .data import load_text
@@ -256,6 +286,7 @@ MEASURES: dict[str, Callable[[int, bool], dict[str, float]]] = {
     "gan-2d": _gan_2d,
     "gan-mnist": _gan_mnist,
     "diffusion-2d": _diffusion_2d,
+    "diffusion-mnist": _diffusion_mnist,
     "first-look-bigram": _bigram,
     "vae-mnist": _vae,
     "lm-shakespeare": lambda seed, untrained: _lm("shakespeare", seed, untrained),

@@ -189,6 +189,11 @@ def test_targets_match_the_full_mode_checks():
     for bench, metric in pairs:
         ours, theirs = perf.TARGETS[bench][metric], full[bench][metric]
         assert (ours.op, ours.value) == (theirs.op, theirs.value), f"{bench}.{metric}: {ours} vs {theirs}"
+    for metric in ("classes_present", "mean_confidence", "frechet_vs_floor"):
+        ours, theirs = perf.TARGETS["diffusion-mnist"][metric], full["diffusion-mnist"][metric]
+        assert (ours.op, ours.value) == (theirs.op, theirs.value), f"diffusion-mnist.{metric}: {ours} vs {theirs}"
+    assert perf.TARGETS_2D["grid"] == (full["diffusion-2d"]["grid_modes"].value,
+                                       full["diffusion-2d"]["grid_high_quality"].value)
     assert perf.TARGETS_2D["ring"] == (full["gan-2d"]["ring_best_modes"].value,
                                        full["gan-2d"]["ring_best_high_quality"].value)
 
@@ -216,3 +221,23 @@ def test_the_calibration_section_summarises_the_runs(tmp_path):
     (row,) = _rows(page, "`test_nll_nats`")
     assert "| 93 | 94.17 | 95.5 | 200.0 | 2.5.1+cpu | 2026-11-27 | < 100 | yes |" in row, row
     assert "2-core CPU" in page
+
+
+def test_diffusion_records_get_their_verdicts(tmp_path):
+    results = tmp_path / "results"
+    _write(results, "diffusion-2d.json", {**RUN, "bench": "diffusion-2d", "device": "cpu",
+                                          "config": {"ring": {"steps": 100}, "grid": {"steps": 100}},
+                                          "metrics": {"per_seed": {
+                                              "ring.modes_covered": [8, 8], "ring.high_quality": [0.99, 0.985],
+                                              "grid.modes_covered": [25, 24], "grid.high_quality": [0.98, 0.99]}}})
+    _write(results, "diffusion-mnist.json", {**RUN, "bench": "diffusion-mnist", "metrics": {
+        "classes_present": 10, "mean_confidence": 0.95, "frechet": 3.0, "frechet_real_floor": 2.0, "steps": 50,
+        "sampling_steps": 100, "class_share_min": 0.08,
+        "steps_sweep": [{"sampling_steps": 5, "frechet": 9.0, "mean_confidence": 0.8, "class_share_min": 0.07}]}})
+    page = _render(tmp_path, results)
+    ring, grid = _rows(page, "`diffusion-2d.json` | cpu")
+    assert ring.endswith("| ring | 100 | 8, 8 | 99.00%, 98.50% | 2 of 2 | met |"), ring
+    assert grid.endswith("| grid | 100 | 25, 24 | 98.00%, 99.00% | 1 of 2 | **not met** |"), grid
+    (mnist,) = _rows(page, "`diffusion-mnist.json` | NVIDIA")
+    assert mnist.endswith("| 10 | 0.950 | 3.00 | 2.00 | 1.50 | met |"), mnist  # 3.0 / 2.0 = 1.5 <= 2
+    assert "| `diffusion-mnist.json` | sampling steps | 5 | 9.00 | 0.800 | 7.00% |" in page

@@ -30,8 +30,9 @@ from .bound import (VARIANCES, BoundTerms, bound_term, decoder_variance, eps_mse
 from .sampling import classifier_free_guidance, ddim_sample, ddpm_sample, timesteps
 from .models import GaussianMixtureDenoiser, MLPDenoiser, ResBlock, UNet, timestep_embedding
 from .train import (Diffusion2DConfig, Diffusion2DResult, DiffusionMnistConfig, DiffusionMnistResult,
-                    generate_digits, sample_2d, train_diffusion_2d, train_diffusion_mnist)
-from .bench import SEEDS_2D, Study2DConfig, bench_2d, bench_mnist, score_digits, seed_runs_2d, summary_2d, table_2d
+                    default_checkpoint_path, generate_digits, sample_2d, train_diffusion_2d, train_diffusion_mnist)
+from .bench import (SEEDS_2D, Study2DConfig, bench_2d, bench_mnist, family_table, score_digits, seed_runs_2d,
+                    summary_2d, table_2d)
 from .mistakes import (mistake_alpha_bar_off_by_one, mistake_marginal_with_beta, mistake_noise_at_last_step,
                        mistake_schedule_mismatch, mistake_unit_range_images, sample_scores)
 
@@ -49,9 +50,10 @@ __all__ = [
     "timestep_embedding", "MLPDenoiser", "ResBlock", "UNet", "GaussianMixtureDenoiser",
     # training
     "Diffusion2DConfig", "Diffusion2DResult", "train_diffusion_2d", "sample_2d", "DiffusionMnistConfig",
-    "DiffusionMnistResult", "train_diffusion_mnist", "generate_digits",
+    "DiffusionMnistResult", "train_diffusion_mnist", "generate_digits", "default_checkpoint_path",
     # benchmarks
     "SEEDS_2D", "Study2DConfig", "seed_runs_2d", "table_2d", "summary_2d", "bench_2d", "score_digits", "bench_mnist",
+    "family_table",
     # mistakes
     "sample_scores", "mistake_alpha_bar_off_by_one", "mistake_marginal_with_beta", "mistake_noise_at_last_step",
     "mistake_unit_range_images", "mistake_schedule_mismatch",

@@ -19,7 +19,8 @@ from .models import UNet
 from .train import Diffusion2DConfig, Diffusion2DResult, DiffusionMnistConfig, generate_digits, train_diffusion_2d, \
     train_diffusion_mnist
 
-__all__ = ["Study2DConfig", "SEEDS_2D", "seed_runs_2d", "table_2d", "summary_2d", "bench_2d", "score_digits", "bench_mnist"]
+__all__ = ["Study2DConfig", "SEEDS_2D", "seed_runs_2d", "table_2d", "summary_2d", "bench_2d", "score_digits", "bench_mnist",
+           "family_table"]
 
 #: the GAN chapter's seeds (:class:`aigc_lessons.gan.Study2DConfig`)
 SEEDS_2D = (0, 1, 2, 3, 4)
@@ -121,6 +122,30 @@ def score_digits(evaluator, images: torch.Tensor) -> dict[str, float]:
     m = evaluator(images)
     return {"class_share_min": m.class_share_min, "class_share_max": m.class_share_max,
             "classes_present": m.classes_present, "mean_confidence": m.mean_confidence, "frechet": m.frechet}
+
+
+def family_table(evaluator, families: dict[str, dict]):
+    """The cross-family table: one row per model, its samples scored by one :class:`~aigc_lessons.metrics.MnistEvaluator`.
+
+    ``families`` maps a name to ``{"images": (n, 1, 28, 28) in [0, 1], "train_seconds": float,
+    "evaluations": network evaluations per sample}``; every model must bring the same number of
+    images, so the Fréchet distances (biased upwards at small n) compare like with like. The
+    real-vs-real floor of the evaluator is the smallest distance it can measure.
+    """
+    import pandas as pd
+
+    sizes = {name: len(f["images"]) for name, f in families.items()}
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"every family needs the same number of samples, got {sizes}")
+    rows = []
+    for name, f in families.items():
+        m = evaluator(f["images"])
+        rows.append({"model": name, "samples": sizes[name], "Fréchet distance": m.frechet,
+                     "Fréchet / real floor": m.frechet / evaluator.frechet_floor,
+                     "mean confidence": m.mean_confidence, "smallest class share": m.class_share_min,
+                     "largest class share": m.class_share_max, "training (s)": f["train_seconds"],
+                     "network evaluations per sample": f["evaluations"]})
+    return pd.DataFrame(rows).set_index("model")
 
 
 def bench_mnist(mode: str, device: torch.device) -> dict[str, object]:

@@ -308,15 +308,20 @@ def train_dcgan(config: DCGANConfig, device: torch.device | str | None = None, *
     if start_step == 0:
         snapshot(0)
     bar = tqdm(range(start_step, stop), desc="DCGAN on MNIST", disable=not progress, leave=False)
+
+    def save(at: int) -> None:
+        if checkpoint_path is not None:
+            save_training(checkpoint_path, kind="dcgan-mnist", config=config, step=at, modules=modules,
+                          optimizers=optimizers, generator=gen, history=history, grids=grids,
+                          train_seconds=elapsed + time.perf_counter() - tic)
+
     with runtime.reproducible(dev, config.cpu_threads, config.deterministic):
         for step in bar:
             if runtime.training_progress(step, config.steps, elapsed + time.perf_counter() - tic,
                                          config.max_train_seconds) >= 1.0:
-                bar.close()  # out of time: keep what was trained, resumable from its last checkpoint
-                if checkpoint_path is not None and step > start_step:
-                    save_training(checkpoint_path, kind="dcgan-mnist", config=config, step=step, modules=modules,
-                                  optimizers=optimizers, generator=gen, history=history, grids=grids,
-                                  train_seconds=elapsed + time.perf_counter() - tic)
+                bar.close()  # out of time: keep what was trained, resumable from here
+                if step > start_step:
+                    save(step)
                 break
             real = data[_batch_indices(step, config.batch_size, len(data), config.seed)].to(dev)
             z = torch.randn(config.batch_size, config.z_dim, generator=gen).to(dev)
@@ -345,10 +350,8 @@ def train_dcgan(config: DCGANConfig, device: torch.device | str | None = None, *
                 snapshot(done)
             if monitor is not None and config.eval_every and (done % config.eval_every == 0 or done == config.steps):
                 evaluate(done)
-            if checkpoint_path is not None and (done % config.checkpoint_every == 0 or done == stop):
-                save_training(checkpoint_path, kind="dcgan-mnist", config=config, step=done, modules=modules,
-                              optimizers=optimizers, generator=gen, history=history, grids=grids,
-                              train_seconds=elapsed + time.perf_counter() - tic)
+            if done % config.checkpoint_every == 0 or done == stop:
+                save(done)
     elapsed += time.perf_counter() - tic
     return DCGANResult(config=config, generator=G_out.eval(), discriminator=D.eval(), history=history, grids=grids,
                        train_seconds=elapsed, resumed_from=start_step)
