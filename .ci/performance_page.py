@@ -62,6 +62,10 @@ PROVENANCE: dict[str, dict[str, Any]] = {
                   "U-Net run and its host's CPU cores with ten 2-D diffusion processes (neither finished in the "
                   "call's time), ran at about 17 steps per second and stopped at its budget after about 5,180 of "
                   "14,040 steps (the run's progress log; records made since then store `steps`)"},
+    "diffusion-2d.json": {
+        "commit": "16db191", "date": "2026-11-27", "shared_gpu": None,
+        "detail": "on the 2-core development machine (no GPU): two single-thread processes, one 20,000-step run "
+                  "each at a time, 10 runs in 39 minutes; documentation builds shared the cores part of the time"},
     "gan-2d-runs.json": {
         "commit": "7394f7b", "date": "2026-11-26", "shared_gpu": None,
         "detail": "one single-thread CPU process per run on the GPU machine's CPU cores; no GPU was used"},
@@ -279,7 +283,7 @@ def shakespeare_story(records: dict[str, dict]) -> list[str]:
                          "the overfitting of the rerun, which keeping the best weights no longer passes on to the "
                          "result.")
     return [
-        "**Reading the two records together.** Both ran the same command with the same training-time budget. "
+        "**Reading the records together.** The first two ran the same command with the same training-time budget. "
         f"The first made {ma['steps']:,} steps, at {ma['tokens_per_second']:,.0f} tokens per second, because its "
         "host's CPU cores were busy and the Python side of the training loop was slowed down. The rerun, on an "
         f"idle machine, made {mb['steps']:,} steps ({mb['steps'] / ma['steps']:.1f} times as many) at "
@@ -318,12 +322,19 @@ def section_tang(records: dict[str, dict], summary: list[list[Any]]) -> list[str
                                           str(n) if n else "?", pct(m["format_rate_train"]), verdict(ok)])
         summary.append(["lm-tang", f"`{name}`", target.label, pct(m["format_rate"]), verdict(ok)])
         if n:
-            p_all = float(m["format_rate_train"]) ** int(n)
+            n, p = int(n), float(m["format_rate_train"])
+            k = round(float(m["format_rate"]) * n)
+            if k >= n:
+                prob, outcome = p ** n, f"{n} well-formed poems out of {n}"
+            else:  # binomial: k or fewer well-formed poems out of n
+                prob = sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k + 1))
+                outcome = f"{k} or fewer well-formed poems out of {n}"
+            verdict_text = ("so a sample this size cannot tell the two rates apart." if prob >= 0.05 else
+                            "so the model's rate is measurably below the training poems'.")
             sentences.append(
                 f"In `{name}`, {pct(m['format_rate'])} of {n} generated poems have the format, against "
                 f"{pct(m['format_rate_train'])} of the training poems. A sampler whose format rate equalled the "
-                f"training poems' would produce {n} well-formed poems out of {n} with probability {p_all:.2f}, so a "
-                "sample this size cannot tell the two rates apart.")
+                f"training poems' would produce {outcome} with probability {prob:.2f}, {verdict_text}")
     out += table(RUN_HEADER + ["train (s)", "steps", "held-out loss (nats/char)", "format rate",
                                "poems sampled", "training poems' rate", "target"], rows)
     out += notes(items)
