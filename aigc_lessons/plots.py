@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -56,3 +58,38 @@ def curves(history: Mapping[str, Sequence[float]], *, xlabel: str, ylabel: str, 
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
+
+
+CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
+
+
+def cjk_font_path() -> Path:
+    """The Noto Sans CJK SC font file (SIL Open Font License) of the pinned ``mplfonts`` wheel.
+
+    The font comes with ``make venv``; nothing is downloaded at run time. It covers simplified and
+    traditional characters, so the Tang poems (traditional) and the Chinese edition's labels both render.
+    """
+    spec = importlib.util.find_spec("mplfonts")
+    path = Path(spec.origin).parent / "fonts" / CJK_FONT_FILE if spec and spec.origin else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError(
+            f"no CJK font: {CJK_FONT_FILE} comes with the 'mplfonts' package pinned in requirements.txt; "
+            "run `make venv` (or pip install -r requirements.txt)")
+    return path
+
+
+def use_cjk_font() -> str:
+    """Let matplotlib draw Chinese characters: register :func:`cjk_font_path` and put it after the default
+    sans-serif font, so Latin text keeps its font and each Chinese glyph falls back to Noto Sans CJK SC.
+    Returns the CJK font's family name. Idempotent."""
+    from matplotlib import font_manager
+
+    path = str(cjk_font_path())
+    name = font_manager.FontProperties(fname=path).get_name()
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    if name not in installed:
+        font_manager.fontManager.addfont(path)
+    latin_name = next((f for f in plt.rcParams["font.sans-serif"] if f in installed and f != name), name)
+    # a list of concrete families: matplotlib falls back glyph by glyph along it (a generic family does not)
+    plt.rcParams["font.family"] = [latin_name, name] if latin_name != name else [name]
+    return name

@@ -24,7 +24,7 @@ The chapter in files a reader can hold in their head:
 - :mod:`.train`: :class:`TrainConfig`, the resumable :func:`train_lm`, :func:`evaluate`;
 - :mod:`.sampling`: temperature, top-k, top-p and :func:`generate` with a KV cache;
 - :mod:`.memorisation`: :class:`NgramIndex` and how much of the training text samples copy;
-- :mod:`.poems`: Tang poems sampled, and the unigram floor of the format score;
+- :mod:`.poems`: Tang poems sampled, the unigram floor of the format score, the characters they use;
 - :mod:`.mistakes`: the missing causal mask, measured;
 - :mod:`.demo` and :mod:`.bench`: the notebooks' settings and the benchmarks.
 
@@ -47,7 +47,13 @@ from .demo import LMDemoConfig
 from .memorisation import MemorisationResult, NgramIndex, memorisation, memorisation_curve, plot_memorisation
 from .mistakes import causal_mask_mistake, plot_causal_mask_mistake
 from .model import GPT, MLP, Block, GPTConfig, copy_to_gpt2, gpt2_twin
-from .poems import sample_poems, unigram_format_rate
+from .poems import (
+    character_frequencies,
+    plot_character_frequencies,
+    sample_poems,
+    total_variation,
+    unigram_format_rate,
+)
 from .sampling import apply_temperature, generate, generate_text, sample_next, top_k_filter, top_p_filter
 from .train import TrainConfig, TrainResult, evaluate, plot_history, train_lm
 
@@ -57,6 +63,7 @@ __all__ = [
     "evaluate", "apply_temperature", "top_k_filter", "top_p_filter", "sample_next", "generate", "generate_text",
     "NgramIndex", "memorisation", "MemorisationResult", "memorisation_curve", "plot_memorisation",
     "quatrain_ok", "format_rate", "format_failures", "sample_poems", "unigram_format_rate",
+    "character_frequencies", "total_variation", "plot_character_frequencies",
     "causal_mask_mistake", "plot_causal_mask_mistake", "plot_history", "LMDemoConfig", "bench_shakespeare", "bench_tang",
     "TARGET_VAL_LOSS", "bf16_peak_flops", "flops_per_token", "seconds_to_target",
 ]
