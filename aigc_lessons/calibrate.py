@@ -144,9 +144,15 @@ def failures(name: str, metrics: dict[str, float], mode: str | None = None,
 def assert_checks(name: str, metrics: dict[str, float], mode: str | None = None,
                   only: Iterable[str] | None = None) -> None:
     """Raise ``AssertionError`` listing every check of ``name`` (or of its metrics in ``only``) that
-    ``metrics`` fail in ``mode``."""
+    ``metrics`` fail in ``mode``, in English (with the reason of each threshold) and in Chinese."""
     bad = failures(name, metrics, mode, only)
-    assert not bad, f"{name}: " + "; ".join(bad)
+    if bad:
+        from . import runtime
+
+        m = runtime.resolve_mode(mode)
+        zh = "；".join(f"{k} = {float(metrics[k]):.4g}，应当 {th.op} {th.value:g}"
+                      for k, th in CHECKS[name][m].items() if (only is None or k in only) and not th.holds(float(metrics[k])))
+        raise AssertionError(f"{name}: " + "; ".join(bad) + f"\n{name}：{'快速' if m == 'quick' else '完整'}模式下未通过的检查：{zh}")
 
 
 # ----------------------------------------------------------------------- the measurements (quick mode)

@@ -16,7 +16,9 @@ In a notebook::
 
 :func:`check` never raises: it returns (and shows) a :class:`Feedback` whose message names the
 problem (not done yet, an exception from your code and the line it came from, a wrong shape, a
-value that breaks an identity, a threshold missed), so a learner is never left with a traceback.
+value that breaks an identity, a threshold missed), so a learner is never left with a traceback. Every
+message has an English and a Chinese text; both are shown, English first, unless ``AIGC_LANG`` is ``en`` or
+``zh`` (:func:`feedback_languages`).
 ``make test`` runs every check against its solution (it must pass) and its template (it must fail
 with a helpful message); the notebooks in ``notebooks/exercises/`` are written from this registry
 by ``python -m aigc_lessons.exercises`` (a test checks that they are up to date).
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +37,7 @@ from typing import Callable
 import torch
 
 __all__ = ["Exercise", "Feedback", "ExerciseFailure", "check", "get", "all_exercises", "solution_of", "expect_close",
-           "expect_shape", "expect", "LEVELS", "CHAPTERS"]
+           "expect_shape", "expect", "feedback_languages", "LEVELS", "CHAPTERS"]
 
 #: The grades of difficulty, in order.
 LEVELS = ("warm-up", "core", "stretch")
@@ -43,7 +46,19 @@ CHAPTERS = tuple(sorted(int(p.stem[2:]) for p in Path(__file__).parent.glob("ch[
 
 
 class ExerciseFailure(AssertionError):
-    """Raised by a check when the candidate's answer is wrong; its message is what the learner reads."""
+    """Raised by a check when the candidate's answer is wrong; its message (and ``zh``, the same in Chinese)
+    is what the learner reads."""
+
+    def __init__(self, message: str, zh: str = ""):
+        super().__init__(message)
+        self.zh = zh
+
+
+def feedback_languages() -> tuple[str, ...]:
+    """The languages of the feedback: ``AIGC_LANG`` = ``en`` or ``zh`` for one, anything else (the default)
+    for both, English first. An unknown value is not an error: a learner always gets both."""
+    choice = os.environ.get("AIGC_LANG", "").strip().lower()
+    return (choice,) if choice in ("en", "zh") else ("en", "zh")
 
 
 @dataclass(frozen=True)
@@ -85,14 +100,26 @@ class Feedback:
     key: str
     passed: bool
     message: str
+    message_zh: str = ""
+
+    def _lines(self, markdown: bool) -> list[str]:
+        lines = []
+        for lang in feedback_languages():
+            if lang == "en":
+                mark = ("✅ **Passed.**" if self.passed else "❌ **Not yet.**") if markdown else (
+                    "PASSED." if self.passed else "NOT YET.")
+                lines.append(f"Exercise {self.key}: {mark} {self.message}")
+            else:
+                mark = ("✅ **通过。**" if self.passed else "❌ **尚未通过。**") if markdown else (
+                    "通过。" if self.passed else "尚未通过。")
+                lines.append(f"练习 {self.key}：{mark}{self.message_zh or self.message}")
+        return lines
 
     def __str__(self) -> str:
-        mark = "PASSED" if self.passed else "NOT YET"
-        return f"Exercise {self.key}: {mark}. {self.message}"
+        return "\n".join(self._lines(markdown=False))
 
     def _repr_markdown_(self) -> str:
-        mark = "✅ **Passed.**" if self.passed else "❌ **Not yet.**"
-        return f"Exercise {self.key}: {mark} {self.message}"
+        return "<br>\n".join(self._lines(markdown=True))
 
     def __repr__(self) -> str:
         return str(self)
@@ -122,20 +149,24 @@ def solution_of(key: str) -> Callable:
     return getattr(module, ex.name)
 
 
-def _where(exc: BaseException, fn: Callable) -> str:
-    """' (line N of `fn`: `code`)' for the innermost frame of ``exc`` that lies inside ``fn``'s source."""
+def _where(exc: BaseException, fn: Callable) -> tuple[str, str]:
+    """' (line N of `fn`: `code`)' for the innermost frame of ``exc`` that lies inside ``fn``'s source, in
+    English and in Chinese."""
     try:
         lines, first = inspect.getsourcelines(fn)
         filename = inspect.getsourcefile(fn)
     except (OSError, TypeError):
-        return ""
+        return "", ""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if f.filename == filename and first <= (f.lineno or 0) < first + len(lines)]
     if not frames:
-        return ""
+        return "", ""
     text = (frames[-1].line or "").strip()
+    if not text:
+        return "", ""
     name = getattr(fn, "__name__", "your function")
-    return f" (line {frames[-1].lineno - first + 1} of `{name}`: `{text}`)" if text else ""
+    line = frames[-1].lineno - first + 1
+    return f" (line {line} of `{name}`: `{text}`)", f"（`{name}` 的第 {line} 行：`{text}`）"
 
 
 def check(key: str, fn: Callable, *, show: bool = True) -> Feedback:
@@ -146,19 +177,24 @@ def check(key: str, fn: Callable, *, show: bool = True) -> Feedback:
     """
     ex = get(key)
     if not callable(fn):
-        fb = Feedback(key, False, f"`{ex.name}` must be a function; got {type(fn).__name__}.")
+        fb = Feedback(key, False, f"`{ex.name}` must be a function; got {type(fn).__name__}.",
+                      f"`{ex.name}` 必须是一个函数；收到的是 {type(fn).__name__}。")
     else:
         try:
             ex.check(fn)
         except ExerciseFailure as e:
-            fb = Feedback(key, False, str(e))
+            fb = Feedback(key, False, str(e), e.zh)
         except NotImplementedError:
             fb = Feedback(key, False, f"`{ex.name}` is not written yet: replace the `raise NotImplementedError` line "
-                                      "with your code, run that cell, then this one again.")
+                                      "with your code, run that cell, then this one again.",
+                          f"`{ex.name}` 还没有写：把 `raise NotImplementedError` 这一行换成你的代码，"
+                          "运行那个单元格，再运行这一个。")
         except Exception as e:  # the learner's code failed: say where and what, not a traceback
-            fb = Feedback(key, False, f"your function raised {type(e).__name__}: {e}{_where(e, fn)}.")
+            where, where_zh = _where(e, fn)
+            fb = Feedback(key, False, f"your function raised {type(e).__name__}: {e}{where}.",
+                          f"你的函数抛出了 {type(e).__name__}：{e}{where_zh}。")
         else:
-            fb = Feedback(key, True, "Every case of the check holds.")
+            fb = Feedback(key, True, "Every case of the check holds.", "检查的每个用例都成立。")
     if show:
         print(fb)
     return fb
@@ -167,43 +203,56 @@ def check(key: str, fn: Callable, *, show: bool = True) -> Feedback:
 # ---------------------------------------------------------------------------------- helpers for checks
 
 
-def expect(condition: bool, message: str) -> None:
-    """Fail the check with ``message`` unless ``condition`` holds."""
+def expect(condition: bool, message: str, zh: str = "") -> None:
+    """Fail the check with ``message`` (and its Chinese text ``zh``) unless ``condition`` holds."""
     if not condition:
-        raise ExerciseFailure(message)
+        raise ExerciseFailure(message, zh)
 
 
-def expect_shape(got, shape: tuple[int, ...], what: str) -> torch.Tensor:
-    """``got`` as a tensor of exactly ``shape``; otherwise a failure naming ``what``, the shape and the type."""
+def expect_shape(got, shape: tuple[int, ...], what: str, what_zh: str = "") -> torch.Tensor:
+    """``got`` as a tensor of exactly ``shape``; otherwise a failure naming ``what`` (``what_zh`` in
+    Chinese), the shape and the type."""
+    what_zh = what_zh or what
     if not isinstance(got, torch.Tensor):
         try:
             got = torch.as_tensor(got)
         except (TypeError, ValueError, RuntimeError):
-            raise ExerciseFailure(f"{what} should be a tensor of shape {tuple(shape)}; got a {type(got).__name__}.") from None
-    expect(tuple(got.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}; got {tuple(got.shape)}.")
+            raise ExerciseFailure(f"{what} should be a tensor of shape {tuple(shape)}; got a {type(got).__name__}.",
+                                  f"{what_zh} 应当是形状为 {tuple(shape)} 的张量；收到的是 {type(got).__name__}。") from None
+    expect(tuple(got.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}; got {tuple(got.shape)}.",
+           f"{what_zh} 的形状应为 {tuple(shape)}；实际是 {tuple(got.shape)}。")
     return got
 
 
-def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-8, hint: str = "") -> None:
+def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-8, hint: str = "",
+                 what_zh: str = "", hint_zh: str = "") -> None:
     """Fail unless ``got`` equals ``expected`` to the tolerances; the message shows both (the first
-    differing entry for a tensor) and ``hint``."""
+    differing entry for a tensor) and ``hint``; ``what_zh`` and ``hint_zh`` are their Chinese texts."""
+    what_zh = what_zh or what
+    hint_zh = hint_zh or hint
+    hint = hint[:1].upper() + hint[1:]  # it follows a full stop
     e = torch.as_tensor(expected, dtype=torch.float64)
     try:
         g = torch.as_tensor(got, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
-        raise ExerciseFailure(f"{what} should be a number or a tensor; got a {type(got).__name__}.") from None
+        raise ExerciseFailure(f"{what} should be a number or a tensor; got a {type(got).__name__}.",
+                              f"{what_zh} 应当是一个数或一个张量；收到的是 {type(got).__name__}。") from None
     if g.shape != e.shape:
-        raise ExerciseFailure(f"{what} should have shape {tuple(e.shape)}; got {tuple(g.shape)}.")
+        raise ExerciseFailure(f"{what} should have shape {tuple(e.shape)}; got {tuple(g.shape)}.",
+                              f"{what_zh} 的形状应为 {tuple(e.shape)}；实际是 {tuple(g.shape)}。")
     if not torch.isfinite(g).all():
-        raise ExerciseFailure(f"{what} contains NaN or infinity." + (f" {hint}" if hint else ""))
+        raise ExerciseFailure(f"{what} contains NaN or infinity." + (f" {hint}" if hint else ""),
+                              f"{what_zh} 含有 NaN 或无穷大。" + hint_zh)
     bad = ~torch.isclose(g, e, rtol=rtol, atol=atol)
     if bad.any():
         if g.dim() == 0:
             detail = f"got {g.item():.6g}, expected {e.item():.6g}"
+            detail_zh = f"得到 {g.item():.6g}，应为 {e.item():.6g}"
         else:
             i = tuple(int(v) for v in bad.nonzero()[0])
             detail = f"at index {i} got {g[i].item():.6g}, expected {e[i].item():.6g} ({int(bad.sum())} entries differ)"
-        raise ExerciseFailure(f"{what}: {detail}." + (f" {hint}" if hint else ""))
+            detail_zh = f"下标 {i} 处得到 {g[i].item():.6g}，应为 {e[i].item():.6g}（共 {int(bad.sum())} 个元素不同）"
+        raise ExerciseFailure(f"{what}: {detail}." + (f" {hint}" if hint else ""), f"{what_zh}：{detail_zh}。" + hint_zh)
 
 
 def template_source(ex: Exercise) -> str:

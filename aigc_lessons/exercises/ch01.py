@@ -71,34 +71,48 @@ def _check_bigram_probabilities(fn) -> None:
     rand = torch.randint(0, 7, (400,), generator=gen).tolist() + [7]  # id 7 occurs once, at the very end
     vocab, train_ids, _ = _shakespeare()
     head = train_ids[:20_000]
-    cases = [(small, 4, 1.0, "the sequence a b c a b (ids 0 1 2 0 1; id 3 never occurs), alpha = 1"),
-             (rand, 8, 0.1, "400 random ids from 0-6 followed by a 7 that nothing follows, alpha = 0.1"),
-             (head.tolist(), len(vocab), 0.01, "the first 20,000 characters of tiny-shakespeare, alpha = 0.01")]
-    for seq, V, alpha, what in cases:
+    cases = [(small, 4, 1.0, "the sequence a b c a b (ids 0 1 2 0 1; id 3 never occurs), alpha = 1",
+              "序列 a b c a b（id 为 0 1 2 0 1，id 3 从未出现；alpha = 1）"),
+             (rand, 8, 0.1, "400 random ids from 0-6 followed by a 7 that nothing follows, alpha = 0.1",
+              "由 400 个 0-6 之间的随机 id 和末尾一个 7 组成、7 之后再无字符的序列（alpha = 0.1）"),
+             (head.tolist(), len(vocab), 0.01, "the first 20,000 characters of tiny-shakespeare, alpha = 0.01",
+              "tiny-shakespeare 的前 20,000 个字符（alpha = 0.01）")]
+    for seq, V, alpha, what, what_zh in cases:
         ids = torch.tensor(seq, dtype=torch.long)
-        P = expect_shape(fn(ids.clone(), V, alpha), (V, V), f"P on {what}")
-        expect(P.is_floating_point(), f"P on {what} should hold probabilities (a float tensor); got {P.dtype}.")
+        P = expect_shape(fn(ids.clone(), V, alpha), (V, V), f"P on {what}", f"{what_zh}上的 P")
+        expect(P.is_floating_point(), f"P on {what} should hold probabilities (a float tensor); got {P.dtype}.",
+               f"{what_zh}上的 P 应当存放概率（浮点张量）；实际是 {P.dtype}。")
         P = P.double()
         expect(bool(torch.isfinite(P).all()),
                f"on {what}: P contains NaN or infinity; a row whose counts are all zero gives 0/0. The smoothing "
-               "(alpha added to every count, zeros included) is what keeps that row a distribution.")
+               "(alpha added to every count, zeros included) is what keeps that row a distribution.",
+               f"{what_zh}：P 含有 NaN 或无穷大；计数全为零的行会得到 0/0。正是平滑（给每个计数都加上 alpha，"
+               "零也不例外）让这一行仍是一个概率分布。")
         sums = P.sum(dim=1)
         expect(bool(torch.allclose(sums, torch.ones_like(sums), atol=1e-5)),
                f"on {what}: the rows of P sum to {sums.min().item():.4g}...{sums.max().item():.4g}, not 1. Row a is "
                "the distribution of the next character after a: normalise each row by its own total "
-               "(the smoothed counts of that row, alpha included).")
+               "(the smoothed counts of that row, alpha included).",
+               f"{what_zh}：P 各行之和在 {sums.min().item():.4g}...{sums.max().item():.4g} 之间，而不是 1。"
+               "第 a 行是 a 之后下一个字符的分布：用每一行自身的总和（该行平滑后的计数之和，包括 alpha）"
+               "对该行归一化。")
         expected = _smoothed(_counts_by_hand(seq, V), alpha)
         transposed = _smoothed(_counts_by_hand(seq, V).T, alpha)
         if not torch.allclose(expected, transposed) and torch.allclose(P, transposed, atol=1e-6):
             raise ExerciseFailure(f"on {what}: your P[a, b] counts how often a follows b. The row index is the "
-                                  "current character and the column the next one: P[a, b] = p(next = b | current = a).")
+                                  "current character and the column the next one: P[a, b] = p(next = b | current = a).",
+                                  f"{what_zh}：你的 P[a, b] 统计的是 a 跟在 b 后面的次数。行下标是当前字符，"
+                                  "列下标是下一个字符：P[a, b] = p(next = b | current = a)。")
         expect_close(P, expected, f"P on {what}", rtol=1e-5, atol=1e-7,
                      hint="Count each consecutive pair (ids[t], ids[t+1]) once, add alpha to every cell, then "
-                          "divide each row by its sum.")
+                          "divide each row by its sum.",
+                     what_zh=f"{what_zh}上的 P",
+                     hint_zh="每个相邻的字符对 (ids[t], ids[t+1]) 计数一次，给每个单元格加上 alpha，"
+                             "再把每一行除以它的和。")
     # the package's own counts give the same table on real text
     package = _smoothed(count_bigrams(head, len(vocab)).double(), 0.01)
     expect_close(fn(head.clone(), len(vocab), 0.01), package, "P against the package's count_bigrams", rtol=1e-5,
-                 atol=1e-7)
+                 atol=1e-7, what_zh="与本软件包的 count_bigrams 对照的 P")
 
 
 # ------------------------------------------------------------------------------------------ 1.2
@@ -112,40 +126,51 @@ def cross_entropy(log_probs: Tensor, ids: Tensor, base: float = 2.0) -> float:
     raise NotImplementedError
 
 
-def _diagnose_base(got: float, nats: float, base: float, transitions: int, what: str) -> None:
+def _diagnose_base(got: float, nats: float, base: float, transitions: int, what: str, what_zh: str) -> None:
     """Name the usual mistakes: the base ignored, multiplied instead of divided, a sum instead of a mean."""
     if base != math.e and math.isclose(got, nats, rel_tol=1e-5):
         raise ExerciseFailure(f"{what}: you return {got:.4f}, the value in nats; the base {base:g} is ignored. "
-                              "`log_probs` holds natural logarithms: convert them to the requested base.")
+                              "`log_probs` holds natural logarithms: convert them to the requested base.",
+                              f"{what_zh}：你返回的是 {got:.4f}，即以奈特计的值；底数 {base:g} 被忽略了。"
+                              "`log_probs` 存放的是自然对数：请把它们换算到所要求的底。")
     if base != math.e and math.isclose(got, nats * math.log(base), rel_tol=1e-5):
         raise ExerciseFailure(f"{what}: you multiply by ln({base:g}). A logarithm in base b is the natural "
-                              "logarithm *divided* by ln(b) (one bit is ln 2 = 0.693 nats).")
+                              "logarithm *divided* by ln(b) (one bit is ln 2 = 0.693 nats).",
+                              f"{what_zh}：你乘上了 ln({base:g})。以 b 为底的对数等于自然对数*除以* ln(b)"
+                              "（1 比特等于 ln 2 = 0.693 奈特）。")
     if transitions > 1 and math.isclose(got, transitions * nats / math.log(base), rel_tol=1e-5):
         raise ExerciseFailure(f"{what}: you return the sum over the {transitions} transitions; the cross-entropy "
-                              "is their mean (per character).")
+                              "is their mean (per character).",
+                              f"{what_zh}：你返回的是 {transitions} 次转移的总和；交叉熵是它们的均值（按每个字符计）。")
 
 
 def _check_cross_entropy(fn) -> None:
     coin = torch.log(torch.full((2, 2), 0.5, dtype=torch.float64))
     flips = torch.tensor([0, 1, 1, 0, 1, 0, 0, 0, 1])
     got = fn(coin.clone(), flips.clone(), 2.0)
-    expect_shape(got, (), "the cross-entropy (one number)")
-    _diagnose_base(float(got), math.log(2), 2.0, len(flips) - 1, "on fair coin flips in bits")
+    expect_shape(got, (), "the cross-entropy (one number)", "交叉熵（一个数）")
+    _diagnose_base(float(got), math.log(2), 2.0, len(flips) - 1, "on fair coin flips in bits",
+                   "在公平硬币的抛掷序列上（以比特计）")
     expect_close(got, 1.0, "the cross-entropy of a fair coin in bits", rtol=1e-6,
-                 hint="a fair coin costs exactly one bit per toss.")
+                 hint="a fair coin costs exactly one bit per toss.",
+                 what_zh="公平硬币以比特计的交叉熵", hint_zh="公平硬币每抛一次恰好花费 1 比特。")
     lp = _shakespeare_log_probs()
     _, _, val_ids = _shakespeare()
     nats = F.cross_entropy(lp[val_ids[:-1]], val_ids[1:]).item()  # PyTorch's cross-entropy (the table is normalised)
-    for base, unit in ((math.e, "nats"), (2.0, "bits"), (10.0, "digits (base 10)")):
+    for base, unit, unit_zh in ((math.e, "nats", "奈特"), (2.0, "bits", "比特"),
+                                (10.0, "digits (base 10)", "十进制位（底数 10）")):
         got = float(fn(lp.clone(), val_ids.clone(), base))
         what = f"the held-out cross-entropy of the add-one table in {unit}"
-        _diagnose_base(got, nats, base, len(val_ids) - 1, what)
+        what_zh = f"加一平滑表在留出集上以{unit_zh}计的交叉熵"
+        _diagnose_base(got, nats, base, len(val_ids) - 1, what, what_zh)
         expect_close(got, nats / math.log(base), what, rtol=1e-5,
-                     hint="the transitions are (ids[t], ids[t+1]): row = current character, column = next one.")
+                     hint="the transitions are (ids[t], ids[t+1]): row = current character, column = next one.",
+                     what_zh=what_zh, hint_zh="转移是 (ids[t], ids[t+1])：行 = 当前字符，列 = 下一个字符。")
     V = 65
     uniform = torch.full((V, V), -math.log(V), dtype=torch.float64)
     expect_close(fn(uniform, val_ids[:1000].clone(), 2.0), math.log2(V), "the uniform model's cross-entropy in bits",
-                 rtol=1e-6, hint="a uniform guess over V characters costs log2(V) bits per character.")
+                 rtol=1e-6, hint="a uniform guess over V characters costs log2(V) bits per character.",
+                 what_zh="均匀模型以比特计的交叉熵", hint_zh="在 V 个字符上均匀地猜，每个字符花费 log2(V) 比特。")
 
 
 # ------------------------------------------------------------------------------------------ 1.3
@@ -164,32 +189,41 @@ def _check_perplexity(fn) -> None:
                       [1 / 3, 1 / 3, 1 / 3]], dtype=torch.float64)
     ids = torch.tensor([0, 1, 2])  # transitions with p = 1/2 and p = 1/8: perplexity sqrt(2 * 8) = 4
     got = fn(P.log(), ids.clone())
-    expect_shape(got, (), "the perplexity (one number)")
+    expect_shape(got, (), "the perplexity (one number)", "困惑度（一个数）")
     if math.isclose(float(got), 5.0, rel_tol=1e-6):
         raise ExerciseFailure("on the sequence 0 1 2, whose transitions have p = 1/2 and 1/8, you get 5 = (2 + 8) / 2: "
                               "the mean of the exponentials. Perplexity is the exponential of the *mean* negative "
-                              "log-likelihood (a geometric mean of 1/p), not the mean of 1/p.")
+                              "log-likelihood (a geometric mean of 1/p), not the mean of 1/p.",
+                              "在序列 0 1 2 上（其两次转移的概率为 p = 1/2 和 1/8），你得到 5 = (2 + 8) / 2："
+                              "这是指数的均值。困惑度是*平均*负对数似然的指数（1/p 的几何平均），而不是 1/p 的均值。")
     if math.isclose(float(got), 0.25, rel_tol=1e-6):
         raise ExerciseFailure("on the sequence 0 1 2 you get 1/4 = 1 / perplexity: the log-likelihood needs its minus "
-                              "sign (a perplexity is at least 1).")
+                              "sign (a perplexity is at least 1).",
+                              "在序列 0 1 2 上你得到 1/4 = 1 / 困惑度：对数似然需要带上负号（困惑度至少为 1）。")
     expect_close(got, 4.0, "the perplexity of 0 1 2 when its transitions have p = 1/2 and p = 1/8", rtol=1e-6,
                  hint="the transitions are 0 -> 1 (row 0, column 1) and 1 -> 2 (row 1, column 2): the row is the "
-                      "current character, the column the next one.")
+                      "current character, the column the next one.",
+                 what_zh="转移概率为 p = 1/2 和 p = 1/8 时 0 1 2 的困惑度",
+                 hint_zh="转移是 0 -> 1（第 0 行第 1 列）和 1 -> 2（第 1 行第 2 列）：行是当前字符，列是下一个字符。")
     cycle = torch.log(torch.eye(4, dtype=torch.float64).roll(1, dims=1))  # a -> a+1 with certainty
     expect_close(fn(cycle, torch.tensor([0, 1, 2, 3, 0, 1, 2])), 1.0, "the perplexity of a model that is always right",
-                 rtol=1e-6, hint="a model that gives every observed transition probability 1 has perplexity 1.")
+                 rtol=1e-6, hint="a model that gives every observed transition probability 1 has perplexity 1.",
+                 what_zh="总是预测正确的模型的困惑度", hint_zh="给每个观测到的转移都赋予概率 1 的模型，困惑度为 1。")
     V = 65
     gen = torch.Generator().manual_seed(3)
     uniform = torch.full((V, V), -math.log(V), dtype=torch.float64)
     expect_close(fn(uniform, torch.randint(0, V, (500,), generator=gen)), float(V), "the uniform model's perplexity",
-                 rtol=1e-6, hint="a uniform guess over V characters has perplexity exactly V.")
+                 rtol=1e-6, hint="a uniform guess over V characters has perplexity exactly V.",
+                 what_zh="均匀模型的困惑度", hint_zh="在 V 个字符上均匀地猜，困惑度恰好为 V。")
     lp = _shakespeare_log_probs()
     _, _, val_ids = _shakespeare()
     expected = _package_perplexity(lp, val_ids)
     got = float(fn(lp.clone(), val_ids.clone()))
     expect_close(got, expected, "the held-out perplexity of the add-one table on tiny-shakespeare", rtol=1e-5,
                  hint="pick log p(ids[t+1] | ids[t]): row = the current character, column = the next one; "
-                      "average over the transitions rather than summing.")
+                      "average over the transitions rather than summing.",
+                 what_zh="加一平滑表在 tiny-shakespeare 留出集上的困惑度",
+                 hint_zh="取 log p(ids[t+1] | ids[t])：行 = 当前字符，列 = 下一个字符；对所有转移求平均，而不是求和。")
 
 
 # ------------------------------------------------------------------------------------------ 1.4
@@ -221,36 +255,51 @@ def _check_sample_next(fn) -> None:
     one_hot = torch.zeros(5, dtype=torch.float64)
     one_hot[3] = 1.0
     draws = expect_shape(fn(one_hot.clone(), 50, torch.Generator().manual_seed(0)), (50,),
-                         "50 draws from a row")
-    expect(not draws.is_floating_point(), f"the draws should be integer ids; got {draws.dtype}.")
+                         "50 draws from a row", "从一行中抽取的 50 个结果")
+    expect(not draws.is_floating_point(), f"the draws should be integer ids; got {draws.dtype}.",
+           f"抽取结果应当是整数 id；实际是 {draws.dtype}。")
     expect(bool((draws == 3).all()), "a row with probability 1 on id 3 must give id 3 every time; it gave "
-                                     f"{sorted(set(draws.tolist()))}.")
-    expect_shape(fn(one_hot.clone(), 1, torch.Generator().manual_seed(0)), (1,), "a single draw (n = 1)")
+                                     f"{sorted(set(draws.tolist()))}.",
+           f"在 id 3 上概率为 1 的一行每次都必须给出 id 3；它给出的是 {sorted(set(draws.tolist()))}。")
+    expect_shape(fn(one_hot.clone(), 1, torch.Generator().manual_seed(0)), (1,), "a single draw (n = 1)",
+                 "单次抽取（n = 1）")
 
     vocab, train_ids, _ = _shakespeare()
     row = _shakespeare_log_probs()[vocab.stoi[" "]].exp().float()  # what follows a space in the training text
     sparse = torch.tensor([0.0, 0.5, 0.0, 0.3, 0.2])
-    for p, n, seed, what in ((row, 20_000, 1234, "the row after a space (add-one counts on tiny-shakespeare)"),
-                             (sparse, 5_000, 99, "the row (0, 0.5, 0, 0.3, 0.2)")):
-        d = expect_shape(fn(p.clone(), n, torch.Generator().manual_seed(seed)), (n,), f"{n} draws from {what}")
+    for p, n, seed, what, what_zh in ((row, 20_000, 1234, "the row after a space (add-one counts on tiny-shakespeare)",
+                                       "空格之后的那一行（tiny-shakespeare 上的加一平滑计数）"),
+                                      (sparse, 5_000, 99, "the row (0, 0.5, 0, 0.3, 0.2)",
+                                       "概率为 (0, 0.5, 0, 0.3, 0.2) 的那一行")):
+        d = expect_shape(fn(p.clone(), n, torch.Generator().manual_seed(seed)), (n,), f"{n} draws from {what}",
+                         f"从{what_zh}中抽取的 {n} 个结果")
         d = d.long()
         expect(bool(((d >= 0) & (d < p.numel())).all()),
-               f"draws from {what} fall outside 0..{p.numel() - 1}: they should be column indices of the row.")
-        expect(bool((p[d] > 0).all()), f"from {what} you drew an id whose probability is 0.")
+               f"draws from {what} fall outside 0..{p.numel() - 1}: they should be column indices of the row.",
+               f"从{what_zh}中抽取的结果落在 0..{p.numel() - 1} 之外：它们应当是该行的列下标。")
+        expect(bool((p[d] > 0).all()), f"from {what} you drew an id whose probability is 0.",
+               f"你从{what_zh}中抽到了一个概率为 0 的 id。")
         stat, dof = _chi_square(d, p)
         limit = dof + 6 * math.sqrt(2 * dof)  # about 4 standard deviations of a chi-square above its mean
         expect(stat < limit,
                f"the frequencies of your {n} draws from {what} do not match the row: chi-square {stat:.0f} on {dof} "
                f"degrees of freedom (a fair sample stays below {limit:.0f}). Each draw should pick id b with "
-               "probability probs[b], independently of the others (with replacement).")
+               "probability probs[b], independently of the others (with replacement).",
+               f"你从{what_zh}中抽取的 {n} 个结果的频率与该行不符：卡方统计量为 {stat:.0f}，自由度为 {dof}"
+               f"（公正的样本会低于 {limit:.0f}）。每次抽取都应以概率 probs[b] 选中 id b，"
+               "且与其他抽取相互独立（有放回）。")
     again = [fn(row.clone(), 1000, torch.Generator().manual_seed(7)) for _ in range(2)]
     expect(torch.equal(again[0], again[1]),
            "two calls with generators seeded alike gave different draws: pass `generator=` to torch.multinomial, "
-           "so that the seed alone decides the sample.")
+           "so that the seed alone decides the sample.",
+           "两次调用使用了随机种子相同的随机数生成器，却得到了不同的抽取结果："
+           "把 `generator=` 传给 torch.multinomial，使样本仅由随机种子决定。")
     other = fn(row.clone(), 1000, torch.Generator().manual_seed(8))
     expect(not torch.equal(again[0], other),
            "generators with different seeds gave the same draws: use the generator you are given, do not create "
-           "or seed your own.")
+           "or seed your own.",
+           "随机种子不同的随机数生成器给出了相同的抽取结果：请使用传给你的生成器，"
+           "不要自己创建生成器，也不要自己设置随机种子。")
 
 
 # ------------------------------------------------------------------------------------------ 1.5
@@ -291,10 +340,13 @@ def _check_heldout(fn) -> None:
 
     shakespeare = load_text("tinyshakespeare")
     crafted = "to be or not to be, " * 50 + "that is the question?"  # the tail brings h, a, i, s, q, u, ?
-    for text, alpha, frac, what in ((shakespeare, 1.0, 0.1, "tiny-shakespeare (alpha = 1, 10% held out)"),
-                                    (shakespeare, 0.1, 0.2, "tiny-shakespeare (alpha = 0.1, 20% held out)"),
-                                    (crafted, 1.0, 0.1, "a text whose held-out tail has characters the training "
-                                                        "part lacks")):
+    for text, alpha, frac, what, what_zh in ((shakespeare, 1.0, 0.1, "tiny-shakespeare (alpha = 1, 10% held out)",
+                                              "tiny-shakespeare（alpha = 1，留出 10%）"),
+                                             (shakespeare, 0.1, 0.2, "tiny-shakespeare (alpha = 0.1, 20% held out)",
+                                              "tiny-shakespeare（alpha = 0.1，留出 20%）"),
+                                             (crafted, 1.0, 0.1, "a text whose held-out tail has characters the "
+                                                                 "training part lacks",
+                                              "一段留出尾部含有训练部分所没有的字符的文本")):
         try:
             got = fn(text, alpha, frac)
         except ValueError as e:
@@ -302,23 +354,33 @@ def _check_heldout(fn) -> None:
                 raise
             raise ExerciseFailure(f"on {what}, your function stops: {e}. A tokenizer built from the training part "
                                   "cannot encode a character that first appears in the held-out part; the model "
-                                  "needs a row and a column for it (smoothing then gives it a small probability).") \
+                                  "needs a row and a column for it (smoothing then gives it a small probability).",
+                                  f"{what_zh}：你的函数出错停止（{e}）。由训练部分构建的分词器无法编码首次出现在"
+                                  "留出部分的字符；模型需要为它准备一行和一列（平滑随后会给它一个很小的概率）。") \
                 from None
         expected = _reference_heldout(text, alpha, frac)
-        expect_shape(got, (), f"the held-out perplexity on {what}")
+        expect_shape(got, (), f"the held-out perplexity on {what}", f"{what_zh}上的留出集困惑度")
         got = float(got)
         if math.isclose(got, _train_perplexity(text, alpha, frac), rel_tol=1e-4):
             raise ExerciseFailure(f"on {what}, you report {got:.3f}, the perplexity on the *training* part (the "
                                   f"held-out value is {expected:.3f}). A model scored on the text it counted is "
-                                  "scored on its own answers: measure it on the held-out tail.")
+                                  "scored on its own answers: measure it on the held-out tail.",
+                                  f"{what_zh}：你报告的 {got:.3f} 是*训练*部分上的困惑度（留出集上的值是 "
+                                  f"{expected:.3f}）。在模型计数过的文本上给它打分，等于拿它自己的答案来评判它："
+                                  "请在留出的尾部上测量。")
         if got < expected * (1 - 1e-4):
             raise ExerciseFailure(f"on {what}, your perplexity {got:.3f} is lower than the held-out value "
                                   f"{expected:.3f}. Either the held-out text reached the counts (count on the "
                                   "training part only), or some held-out transitions were left out of the score "
-                                  "(every transition of the tail counts).")
+                                  "(every transition of the tail counts).",
+                                  f"{what_zh}：你的困惑度 {got:.3f} 低于留出集上的值 {expected:.3f}。要么留出文本"
+                                  "进入了计数（只应在训练部分上计数），要么有些留出部分的转移没有计入得分"
+                                  "（尾部的每一次转移都要算）。")
         expect_close(got, expected, f"the held-out perplexity on {what}", rtol=1e-4,
                      hint="compare your steps with bigram.train_bigram: which text the vocabulary comes from, what "
-                          "is counted, and what is measured.")
+                          "is counted, and what is measured.",
+                     what_zh=f"{what_zh}上的留出集困惑度",
+                     hint_zh="把你的步骤与 bigram.train_bigram 对照：词表来自哪段文本，统计的是什么，测量的又是什么。")
 
 
 # plausible mistakes each check must catch (tests/test_exercises.py runs them)

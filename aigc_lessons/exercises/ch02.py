@@ -28,20 +28,27 @@ def _check_optimal_discriminator(fn) -> None:
 
     x = theory.quadrature_grid(-12.0, 12.0, 48_001)
     p, q = theory.P_DATA_1D.pdf(x), theory.P_G_1D.pdf(x)
-    d = expect_shape(fn(p.clone(), q.clone()), tuple(x.shape), "D*(x) on a grid of 48,001 points")
+    d = expect_shape(fn(p.clone(), q.clone()), tuple(x.shape), "D*(x) on a grid of 48,001 points",
+                     "含 48,001 个点的网格上的 D*(x)")
     flipped = q / (p + q)
     if torch.allclose(d.double(), flipped, rtol=1e-6):
         raise ExerciseFailure("you returned p_g / (p_data + p_g): the probability that x is *generated*. "
-                              "D is the probability that x is real.")
+                              "D is the probability that x is real.",
+                              "你返回的是 p_g / (p_data + p_g)：x 是*生成*样本的概率。D 是 x 为真实样本的概率。")
     expect_close(d, p / (p + q), "D*(x)", rtol=1e-6, atol=1e-12,
-                 hint="D* is a ratio of densities, pointwise; not a density itself.")
+                 hint="D* is a ratio of densities, pointwise; not a density itself.",
+                 what_zh="D*(x)", hint_zh="D* 是逐点的密度之比，它本身并不是密度。")
     zeros = torch.zeros(3, dtype=torch.float64)
     expect_close(fn(zeros, zeros), torch.full((3,), 0.5), "D* where both densities are 0",
-                 hint="both densities vanish there, so D* is undefined; the convention is 1/2 (no evidence either way).")
+                 hint="both densities vanish there, so D* is undefined; the convention is 1/2 "
+                      "(no evidence either way).",
+                 what_zh="两个密度都为 0 处的 D*",
+                 hint_zh="那里两个密度都为零，所以 D* 没有定义；约定取 1/2（没有偏向任何一方的证据）。")
     # the identity the chapter derives: V(D*, G) = -log 4 + 2 JSD(p_data || p_g)
     v = theory.value_function(d.double(), p, q, x)
     expect_close(v, -math.log(4) + 2 * theory.jensen_shannon(p, q, x), "V(D*, G) computed with your D*",
-                 rtol=1e-6, hint="at the optimum the value must equal -log 4 + 2 JSD.")
+                 rtol=1e-6, hint="at the optimum the value must equal -log 4 + 2 JSD.",
+                 what_zh="用你的 D* 算出的 V(D*, G)", hint_zh="在最优点处，该值必须等于 -log 4 + 2 JSD。")
 
 
 # ------------------------------------------------------------------------------------------ 2.2
@@ -56,18 +63,25 @@ def non_saturating_generator_loss(fake_logit: Tensor) -> Tensor:
 def _check_non_saturating(fn) -> None:
     logits = torch.tensor([-3.0, -0.5, 0.0, 0.7, 4.0], requires_grad=True)
     loss = fn(logits)
-    expect_shape(loss, (), "the loss (a scalar: the mean over the batch)")
+    expect_shape(loss, (), "the loss (a scalar: the mean over the batch)", "损失（一个标量：在批次上的均值）")
     expect_close(loss.detach(), -torch.log(torch.sigmoid(logits.detach())).mean(), "the loss on moderate logits",
-                 rtol=1e-5, hint="the loss is the *mean* of -log sigmoid(logit).")
-    expect(loss.requires_grad, "the loss must be differentiable in the logits (do not call .item() or detach).")
+                 rtol=1e-5, hint="the loss is the *mean* of -log sigmoid(logit).",
+                 what_zh="中等大小的 logits 上的损失", hint_zh="损失是 -log sigmoid(logit) 的*均值*。")
+    expect(loss.requires_grad, "the loss must be differentiable in the logits (do not call .item() or detach).",
+           "损失必须对 logits 可微（不要调用 .item() 或 detach）。")
     (g,) = torch.autograd.grad(loss, logits)
-    expect_close(g, -(1 - torch.sigmoid(logits.detach())) / 5, "its gradient in the logits", rtol=1e-4)
+    expect_close(g, -(1 - torch.sigmoid(logits.detach())) / 5, "its gradient in the logits", rtol=1e-4,
+                 what_zh="它对 logits 的梯度")
     far = torch.tensor([-100.0, 100.0])
     val = fn(far)
     expect(bool(torch.isfinite(val)), "with a logit of -100 the loss is not finite: sigmoid(-100) underflows to 0 "
-                                      "in float32 and log(0) = -inf. Write -log(sigmoid(l)) as softplus(-l).")
+                                      "in float32 and log(0) = -inf. Write -log(sigmoid(l)) as softplus(-l).",
+           "logit 为 -100 时损失不是有限值：在 float32 中 sigmoid(-100) 下溢为 0，而 log(0) = -inf。"
+           "把 -log(sigmoid(l)) 写成 softplus(-l)。")
     expect_close(val.detach(), torch.tensor((100.0 + 0.0) / 2), "the loss at logits (-100, 100)", rtol=1e-4,
-                 hint="-log sigmoid(-100) is 100 (to float precision) and -log sigmoid(100) is 0.")
+                 hint="-log sigmoid(-100) is 100 (to float precision) and -log sigmoid(100) is 0.",
+                 what_zh="logits 为 (-100, 100) 时的损失",
+                 hint_zh="-log sigmoid(-100) 等于 100（在浮点精度内），-log sigmoid(100) 等于 0。")
 
 
 # ------------------------------------------------------------------------------------------ 2.3
@@ -119,15 +133,19 @@ def _check_training_step(fn) -> None:
         out = step(G, D, opt_g, opt_d, real, z)
         runs.append((G, D, out))
     (G, D, out), (G_ref, D_ref, _) = runs
-    expect(isinstance(out, tuple) and len(out) == 2, "return (discriminator loss, generator loss).")
+    expect(isinstance(out, tuple) and len(out) == 2, "return (discriminator loss, generator loss).",
+           "请返回（判别器损失，生成器损失）。")
     for (name, a), b in zip(D.named_parameters(), D_ref.parameters()):
         expect(torch.allclose(a, b, atol=1e-6), f"the discriminator's `{name}` differs from a correct step: "
-                                                "its update should see only its own loss on the real and fake batches.")
+                                                "its update should see only its own loss on the real and fake batches.",
+               f"判别器的 `{name}` 与正确的一步的结果不同：它的更新应当只看到它自己在真实批次和生成批次上的损失。")
     for (name, a), b in zip(G.named_parameters(), G_ref.parameters()):
         expect(torch.allclose(a, b, atol=1e-6),
                f"after one step the generator's `{name}` differs from a correct step: the "
                "discriminator's loss reached G's gradients. Detach the fake batch for D's update (or clear G's "
-               "gradients after D's backward pass), so that G follows only its own loss.")
+               "gradients after D's backward pass), so that G follows only its own loss.",
+               f"一步之后，生成器的 `{name}` 与正确的一步的结果不同：判别器的损失进入了 G 的梯度。"
+               "在更新 D 时把生成的批次 detach（或在 D 的反向传播之后清空 G 的梯度），使 G 只依据它自己的损失更新。")
 
 
 # ------------------------------------------------------------------------------------------ 2.4
@@ -158,17 +176,24 @@ def _check_count_modes(fn) -> None:
         samples = torch.cat(pts)
         ref = metrics.mode_coverage(samples, centers, mix.sigma)
         got = fn(samples.clone(), centers.clone(), mix.sigma)
-        expect(isinstance(got, tuple) and len(got) == 2, "return a pair (modes covered, high-quality share).")
+        expect(isinstance(got, tuple) and len(got) == 2, "return a pair (modes covered, high-quality share).",
+               "请返回一个二元组（被覆盖的模式数，高质量样本占比）。")
         modes, hq = got
         expect(int(modes) == ref.modes_covered,
                f"on the {name} ({len(centers)} modes) you count {int(modes)} modes covered; the rule gives "
                f"{ref.modes_covered}. Assign each high-quality sample to its *nearest* centre, and count a mode only "
-               f"from {20} such samples.")
+               f"from {20} such samples.",
+               f"在 {name} 混合分布（{len(centers)} 个模式）上，你数出 {int(modes)} 个被覆盖的模式；按规则应为 "
+               f"{ref.modes_covered} 个。把每个高质量样本分配给离它*最近*的中心，并且只有当这样的样本达到 {20} 个时"
+               "才把该模式计为被覆盖。")
         expect_close(float(hq), ref.high_quality, f"the high-quality share on the {name}", rtol=1e-6,
-                     hint="it is the share of *all* samples within 3 sigma of their nearest centre.")
+                     hint="it is the share of *all* samples within 3 sigma of their nearest centre.",
+                     what_zh=f"{name} 混合分布上的高质量样本占比",
+                     hint_zh="它是*全部*样本中落在最近中心 3 sigma 范围内的样本所占的比例。")
     modes, _ = fn(centers.repeat(5, 1), centers.clone(), mix.sigma, min_count=5)
     expect(int(modes) == len(centers), "with min_count=5 and five samples exactly on every centre, every mode "
-                                           "is covered: use min_count, do not hard-code 20.")
+                                           "is covered: use min_count, do not hard-code 20.",
+           "当 min_count=5 且每个中心上恰好各有 5 个样本时，每个模式都被覆盖：请使用 min_count，不要把 20 写死。")
 
 
 # plausible mistakes each check must catch (tests/test_exercises.py runs them)

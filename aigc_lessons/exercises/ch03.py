@@ -39,16 +39,21 @@ def _check_kl(fn) -> None:
     logvar = torch.cat([torch.zeros(1, 3, dtype=f64), torch.tensor([[-3.0, 0.0, 1.2]], dtype=f64),
                         torch.randn(2, 3, generator=gen, dtype=f64)])
     kl = expect_shape(fn(mu.clone(), logvar.clone()), (4,),
-                      "the KL of 4 rows of 3 latent dimensions (one number per row: add up the dimensions)")
+                      "the KL of 4 rows of 3 latent dimensions (one number per row: add up the dimensions)",
+                      "4 行、每行 3 个隐变量维度的 KL（每行一个数：把各维相加）")
     expect_close(kl[0], 0.0, "the KL of the prior itself (mu = 0, logvar = 0, the first row)", atol=1e-7,
-                 hint="There q is the prior itself, so the terms must cancel: check the constant term of your formula.")
+                 hint="There q is the prior itself, so the terms must cancel: check the constant term of your formula.",
+                 what_zh="先验自身的 KL（mu = 0，logvar = 0，第一行）",
+                 hint_zh="此时 q 就是先验本身，所以各项必须相互抵消：检查你公式中的常数项。")
     expect(bool((kl.double() >= -1e-9).all()), f"your KL is negative in some rows ({kl.tolist()}); a KL divergence "
-                                               "never is. Check the signs of the terms.")
+                                               "never is. Check the signs of the terms.",
+           f"你的 KL 在某些行上为负（{kl.tolist()}）；KL散度永远不会为负。检查各项的符号。")
     mc, se = kl_monte_carlo(mu, logvar, 200_000, torch.Generator().manual_seed(0))
     mc, se = mc.sum(-1), se.pow(2).sum(-1).sqrt()  # the dimensions are independent: their KLs add up
     if torch.allclose(kl.double(), mc / 3, rtol=0.02, atol=0.02):
         raise ExerciseFailure("your KL is the average over the latent dimensions. The dimensions of q and p are "
-                              "independent, so their KL divergences add up.")
+                              "independent, so their KL divergences add up.",
+                              "你的 KL 是在各隐变量维度上的平均。q 和 p 的各维相互独立，所以它们的 KL散度应当相加。")
     far = (kl.double() - mc).abs() > 5 * se + 1e-3
     if far.any():
         i = int(far.nonzero()[0])
@@ -57,18 +62,25 @@ def _check_kl(fn) -> None:
                               f"your KL is {float(kl[i]):.4f}, but a Monte Carlo average of log q(z) - log p(z) over "
                               f"200,000 draws z ~ q gives {float(mc[i]):.4f} +- {float(se[i]):.4f}. Check each term; "
                               "remember that logvar is log(sigma^2): the variance is exp(logvar), the standard "
-                              "deviation exp(logvar/2).")
+                              "deviation exp(logvar/2).",
+                              f"第 {i} 行（mu = {[round(v, 3) for v in mu[i].tolist()]}，"
+                              f"logvar = {[round(v, 3) for v in logvar[i].tolist()]}）："
+                              f"你的 KL 是 {float(kl[i]):.4f}，但对 200,000 次抽取 z ~ q 求 log q(z) - log p(z) 的"
+                              f"蒙特卡洛平均，得到的是 {float(mc[i]):.4f} +- {float(se[i]):.4f}。逐项检查；"
+                              "记住 logvar 是 log(sigma^2)：方差是 exp(logvar)，标准差是 exp(logvar/2)。")
     expect_close(kl, kl_standard_normal(mu, logvar).sum(-1), "the KL (compared with the package's closed form)",
-                 rtol=1e-6, atol=1e-9)
+                 rtol=1e-6, atol=1e-9, what_zh="KL（与本软件包的闭式解比较）")
     # other shapes: one row (d,) gives a scalar; a batch of batches keeps its two leading axes
     m1, l1 = torch.tensor([0.5, -1.0]), torch.tensor([0.3, -0.7])
-    expect_close(expect_shape(fn(m1, l1), (), "the KL of a single row of shape (2,)"),
-                 kl_standard_normal(m1, l1).sum(), "the KL of a single row")
+    expect_close(expect_shape(fn(m1, l1), (), "the KL of a single row of shape (2,)", "形状为 (2,) 的单行的 KL"),
+                 kl_standard_normal(m1, l1).sum(), "the KL of a single row", what_zh="单行的 KL")
     m3 = torch.randn(2, 5, 4, generator=gen)
     l3 = torch.randn(2, 5, 4, generator=gen) - 8.0  # very small variances: still finite and exact
-    got = expect_shape(fn(m3, l3), (2, 5), "the KL for mu, logvar of shape (2, 5, 4)")
+    got = expect_shape(fn(m3, l3), (2, 5), "the KL for mu, logvar of shape (2, 5, 4)",
+                       "mu 和 logvar 形状为 (2, 5, 4) 时的 KL")
     expect_close(got, kl_standard_normal(m3, l3).sum(-1), "the KL for tiny variances (logvar near -8)", rtol=1e-5,
-                 hint="Sum over the last axis only.")
+                 hint="Sum over the last axis only.",
+                 what_zh="方差极小（logvar 接近 -8）时的 KL", hint_zh="只对最后一个轴求和。")
 
 
 # ------------------------------------------------------------------------------------------ 3.2
@@ -87,35 +99,48 @@ def _check_reparameterized_sample(fn) -> None:
     mu = torch.tensor([[0.5, -1.0], [2.0, 0.0], [-0.3, 1.0]], dtype=torch.float64, requires_grad=True)
     logvar = torch.tensor([[0.0, -2.0], [1.0, 0.4], [-0.5, 0.8]], dtype=torch.float64, requires_grad=True)
     eps = torch.randn(3, 2, generator=gen, dtype=torch.float64)
-    z = expect_shape(fn(mu, logvar, eps), (3, 2), "z for mu, logvar and eps of shape (3, 2)")
+    z = expect_shape(fn(mu, logvar, eps), (3, 2), "z for mu, logvar and eps of shape (3, 2)",
+                     "mu、logvar 和 eps 形状为 (3, 2) 时的 z")
     sigma = torch.exp(0.5 * logvar.detach())
     want = mu.detach() + sigma * eps
     if torch.allclose(z.detach(), mu.detach() + sigma ** 2 * eps):
         raise ExerciseFailure("your z scales eps by the variance exp(logvar); it must scale it by the standard "
-                              "deviation, the square root of the variance.")
+                              "deviation, the square root of the variance.",
+                              "你的 z 用方差 exp(logvar) 来缩放 eps；它必须用标准差，即方差的平方根，来缩放 eps。")
     expect_close(z.detach(), want, "z", rtol=1e-6, atol=1e-9,
                  hint="It must be a deterministic function of mu, logvar and the eps you are given: do not draw new "
-                      "noise inside the function.")
+                      "noise inside the function.",
+                 what_zh="z", hint_zh="它必须是 mu、logvar 和给定的 eps 的确定性函数：不要在函数内部抽取新的噪声。")
     expect(z.requires_grad, "z carries no gradient: autograd cannot reach mu or logvar. Build z from mu, logvar and "
                             "eps with ordinary tensor operations (no .detach(), no torch.no_grad(), no sampling "
-                            "routine).")
+                            "routine).",
+           "z 不带梯度：autograd 无法到达 mu 或 logvar。请用普通的张量运算由 mu、logvar 和 eps 构造 z"
+           "（不用 .detach()，不用 torch.no_grad()，也不用采样函数）。")
     g_mu, g_lv = torch.autograd.grad(z.sum(), (mu, logvar), allow_unused=True)
     expect(g_mu is not None and g_lv is not None and bool(g_lv.abs().sum() > 0),
            "the gradient of z does not reach " + ("mu" if g_mu is None else "logvar")
-           + ": no part of the formula may be detached.")
-    expect_close(g_mu, torch.ones_like(mu), "dz/dmu (summed over the entries of z)", rtol=1e-6)
+           + ": no part of the formula may be detached.",
+           "z 的梯度没有到达 " + ("mu" if g_mu is None else "logvar")
+           + "：公式的任何部分都不能被 detach。")
+    expect_close(g_mu, torch.ones_like(mu), "dz/dmu (summed over the entries of z)", rtol=1e-6,
+                 what_zh="dz/dmu（对 z 的各元素求和）")
     expect_close(g_lv, 0.5 * sigma * eps, "dz/dlogvar", rtol=1e-6, hint="Since sigma = exp(logvar / 2), "
-                 "dz/dlogvar = sigma * eps / 2; check how you turned logvar into sigma.")
+                 "dz/dlogvar = sigma * eps / 2; check how you turned logvar into sigma.",
+                 what_zh="dz/dlogvar", hint_zh="因为 sigma = exp(logvar / 2)，所以 dz/dlogvar = sigma * eps / 2；"
+                 "检查你是如何由 logvar 得到 sigma 的。")
     # many samples at once; the average gradient of E[f(z)] for f(z) = ||z - c||^2 matches the closed form:
     # E[f] = ||mu - c||^2 + sum(sigma^2), so d/dmu = 2 (mu - c) and d/dlogvar = sigma^2.
     eps_k = torch.randn(100_000, 3, 2, generator=gen, dtype=torch.float64)
-    zk = expect_shape(fn(mu, logvar, eps_k), (100_000, 3, 2), "z for eps with a leading axis of 100,000 samples")
+    zk = expect_shape(fn(mu, logvar, eps_k), (100_000, 3, 2), "z for eps with a leading axis of 100,000 samples",
+                      "eps 带有长度为 100,000 的样本前导轴时的 z")
     c = torch.tensor([1.0, -1.0], dtype=torch.float64)
     objective = ((zk - c) ** 2).sum(-1).mean(0).sum()
     g_mu, g_lv = torch.autograd.grad(objective, (mu, logvar))
-    expect_close(g_mu, 2 * (mu.detach() - c), "the Monte Carlo gradient of E||z - c||^2 in mu", atol=0.05, rtol=0.0)
+    expect_close(g_mu, 2 * (mu.detach() - c), "the Monte Carlo gradient of E||z - c||^2 in mu", atol=0.05, rtol=0.0,
+                 what_zh="E||z - c||^2 对 mu 的蒙特卡洛梯度")
     expect_close(g_lv, sigma ** 2, "the Monte Carlo gradient of E||z - c||^2 in logvar", atol=0.05, rtol=0.0,
-                 hint="The exact gradient is sigma^2.")
+                 hint="The exact gradient is sigma^2.",
+                 what_zh="E||z - c||^2 对 logvar 的蒙特卡洛梯度", hint_zh="精确梯度是 sigma^2。")
 
 
 # ------------------------------------------------------------------------------------------ 3.3
@@ -135,19 +160,28 @@ def _check_bernoulli(fn) -> None:
     gen = torch.Generator().manual_seed(5)
     x = _bits((4, 12), gen)
     logits = (3 * torch.randn(4, 12, generator=gen)).requires_grad_(True)
-    ll = expect_shape(fn(x, logits), (4,), "the log-likelihood of 4 images of 12 pixels (one number per image)")
+    ll = expect_shape(fn(x, logits), (4,), "the log-likelihood of 4 images of 12 pixels (one number per image)",
+                      "4 张 12 像素图像的对数似然（每张图像一个数）")
     ref = torch.distributions.Bernoulli(logits=logits.detach()).log_prob(x).sum(-1)
     if bool((ll.detach() > 1e-6).any()):
         raise ExerciseFailure("your log-likelihood is positive for some image. The probability of a binary image is at "
-                              "most 1, so its log is at most 0: did you return the loss (the negative) instead?")
+                              "most 1, so its log is at most 0: did you return the loss (the negative) instead?",
+                              "你的对数似然在某张图像上为正。二值图像的概率至多为 1，所以它的对数至多为 0："
+                              "你是不是返回了损失（即它的相反数）？")
     if torch.allclose(ll.detach(), ref / 12, rtol=1e-4):
         raise ExerciseFailure("your value is the average over the pixels. The pixels are independent given z, so the "
-                              "log-probability of the image is the *sum* of the pixels' log-probabilities.")
+                              "log-probability of the image is the *sum* of the pixels' log-probabilities.",
+                              "你的值是在各像素上的平均。给定 z 时各像素相互独立，所以图像的对数概率是"
+                              "各像素对数概率之*和*。")
     expect_close(ll.detach(), ref, "log p(x | logits) on moderate logits", rtol=1e-5, atol=1e-5,
-                 hint="Compare with torch.distributions.Bernoulli(logits=...).log_prob(x).sum(-1).")
-    expect(ll.requires_grad, "the log-likelihood must be differentiable in the logits (no .item(), no .detach()).")
+                 hint="Compare with torch.distributions.Bernoulli(logits=...).log_prob(x).sum(-1).",
+                 what_zh="中等大小的 logits 上的 log p(x | logits)",
+                 hint_zh="与 torch.distributions.Bernoulli(logits=...).log_prob(x).sum(-1) 比较。")
+    expect(ll.requires_grad, "the log-likelihood must be differentiable in the logits (no .item(), no .detach()).",
+           "对数似然必须对 logits 可微（不用 .item()，不用 .detach()）。")
     (g,) = torch.autograd.grad(ll.sum(), logits)
-    expect_close(g, x - torch.sigmoid(logits.detach()), "its gradient in the logits", rtol=1e-4, atol=1e-6)
+    expect_close(g, x - torch.sigmoid(logits.detach()), "its gradient in the logits", rtol=1e-4, atol=1e-6,
+                 what_zh="它对 logits 的梯度")
     # a confident decoder: right about some pixels, badly wrong about others
     xs = torch.tensor([[1.0, 0.0, 1.0, 0.0, 1.0, 0.0]])
     far = torch.tensor([[-100.0, 100.0, 100.0, -100.0, -30.0, 30.0]], requires_grad=True)
@@ -155,17 +189,26 @@ def _check_bernoulli(fn) -> None:
     expect(bool(torch.isfinite(val).all()),
            "with logits of +-100 your log-likelihood is not finite: in float32 sigmoid(100) rounds to exactly 1 and "
            "sigmoid(-100) is nearly 0, so log(1 - s) or log(s) becomes log(0). Rewrite both logs in terms of the logit "
-           "(softplus is the stable log(1 + exp(.))).")
+           "(softplus is the stable log(1 + exp(.))).",
+           "logits 为 +-100 时你的对数似然不是有限值：在 float32 中 sigmoid(100) 恰好舍入为 1，sigmoid(-100) 几乎为 0，"
+           "所以 log(1 - s) 或 log(s) 会变成 log(0)。请用 logit 重写这两个对数"
+           "（softplus 就是数值稳定的 log(1 + exp(.))）。")
     expect_close(val.detach(), log_bernoulli(xs, far.detach()), "log p(x | logits) for logits of +-100 and +-30",
                  rtol=1e-5, hint="A pixel that is 1 while its logit is -100 costs 100 nats; clamping the probability "
-                                 "before the log gives a wrong, much smaller cost.")
+                                 "before the log gives a wrong, much smaller cost.",
+                 what_zh="logits 为 +-100 和 +-30 时的 log p(x | logits)",
+                 hint_zh="像素为 1 而其 logit 为 -100 时，代价是 100 奈特；在取对数之前截断概率，"
+                         "会得到一个错误的、小得多的代价。")
     (g,) = torch.autograd.grad(val.sum(), far)
-    expect(bool(torch.isfinite(g).all()), "the gradient at logits of +-100 is not finite: use the stable form.")
+    expect(bool(torch.isfinite(g).all()), "the gradient at logits of +-100 is not finite: use the stable form.",
+           "logits 为 +-100 时梯度不是有限值：请使用数值稳定的形式。")
     x3 = _bits((2, 3, 5), gen)
     l3 = torch.randn(2, 3, 5, generator=gen)
-    got = expect_shape(fn(x3, l3), (2, 3), "the log-likelihood for x and logits of shape (2, 3, 5)")
+    got = expect_shape(fn(x3, l3), (2, 3), "the log-likelihood for x and logits of shape (2, 3, 5)",
+                       "x 和 logits 形状为 (2, 3, 5) 时的对数似然")
     expect_close(got, log_bernoulli(x3, l3), "the log-likelihood for shape (2, 3, 5)", rtol=1e-5,
-                 hint="Sum over the last axis only.")
+                 hint="Sum over the last axis only.",
+                 what_zh="形状为 (2, 3, 5) 时的对数似然", hint_zh="只对最后一个轴求和。")
 
 
 # ------------------------------------------------------------------------------------------ 3.4
@@ -212,40 +255,60 @@ def _check_vae_loss(fn) -> None:
         _bits((16, 20), ref_gen)
         ref = model.loss(x, "elbo", 1, 1.0, ref_gen)
         got = fn(model, x.clone(), eps.clone())
-        loss = expect_shape(got, (), "the loss (one number: the average over the batch)")
+        loss = expect_shape(got, (), "the loss (one number: the average over the batch)",
+                            "损失（一个数：在批次上的平均）")
         with torch.no_grad():
             mu, logvar = model.encode(x)
             logits = model.decoder_output(mu + torch.exp(0.5 * logvar) * eps)
             rec = -log_bernoulli(x, logits).mean()
             kl = kl_standard_normal(mu, logvar).sum(-1).mean()
-        expect_close(rec + kl, ref.loss.detach(), "internal: the reference loss", rtol=1e-5)
+        expect_close(rec + kl, ref.loss.detach(), "internal: the reference loss", rtol=1e-5,
+                     what_zh="内部检查：参考损失")
         value = loss.detach().double()
         what = "a confident decoder (logits of several tens)" if confident else f"a small VAE (seed {seed})"
+        what_zh = "自信的解码器（logits 达几十）" if confident else f"小型 VAE（随机种子 {seed}）"
         if torch.isclose(value, (rec - kl).double(), rtol=1e-5):
             raise ExerciseFailure(f"on {what} your loss is reconstruction - KL: the KL term has the wrong sign. The "
-                                  "ELBO subtracts the KL, so its negative, the loss, adds it.")
+                                  "ELBO subtracts the KL, so its negative, the loss, adds it.",
+                                  f"在{what_zh}上，你的损失是“重构项 - KL”：KL 项的符号错了。ELBO 减去 KL，"
+                                  "所以它的相反数，也就是损失，要加上 KL。")
         if torch.isclose(value, F.mse_loss(torch.sigmoid(logits), x).double() + kl, rtol=1e-5):
+            half = x[0].numel() / 2
             raise ExerciseFailure("the reconstruction term is a squared error averaged over the pixels: the "
-                                  "likelihood of a Gaussian decoder with variance 392 per pixel, so noisy that no code "
+                                  f"likelihood of a Gaussian decoder with variance {half:g} per pixel (half the "
+                                  "number of pixels; 392 on MNIST), so noisy that no code "
                                   "is worth its KL (the model collapses onto the prior). Use the decoder the docstring "
-                                  "names, in nats summed over the pixels of each image.")
+                                  "names, in nats summed over the pixels of each image.",
+                                  f"重构项是在像素上取平均的平方误差：这相当于每个像素方差为 {half:g}（像素数的一半；"
+                                  "MNIST 上为 392）的高斯解码器的似然，"
+                                  "噪声大到任何编码都不值得付出它的 KL 代价（模型坍塌到先验上）。请使用文档字符串"
+                                  "所指定的解码器，以奈特为单位，并对每张图像的像素求和。")
         sse = F.mse_loss(torch.sigmoid(logits), x, reduction="sum") / len(x)
         if torch.isclose(value, (sse + kl).double(), rtol=1e-5):
             raise ExerciseFailure("the reconstruction term is still a squared error: summed, it is the likelihood of "
                                   "a Gaussian decoder with variance 1/2, not of the Bernoulli decoder the docstring "
-                                  "names.")
+                                  "names.",
+                                  "重构项仍然是平方误差：求和之后，它是方差为 1/2 的高斯解码器的似然，"
+                                  "而不是文档字符串所指定的伯努利解码器的似然。")
         expect_close(value, ref.loss.detach(), f"the loss on {what}", rtol=1e-5, atol=1e-4,
                      hint=f"The negative ELBO there is {float(rec):.3f} (reconstruction: -log p(x|z) summed over "
                           f"pixels, averaged over images) + {float(kl):.3f} (KL); "
                      + ("compute the likelihood from the logits, not from sigmoid probabilities, which round to 0 "
-                        "or 1." if confident else "check the reduction of each term."))
-        expect(loss.requires_grad, "the loss must be differentiable in the model's weights (no .item(), no .detach()).")
+                        "or 1." if confident else "check the reduction of each term."),
+                     what_zh=f"{what_zh}上的损失",
+                     hint_zh=f"这里的负 ELBO 是 {float(rec):.3f}（重构项：-log p(x|z) 对像素求和、对图像取平均）"
+                             f"+ {float(kl):.3f}（KL）；"
+                     + ("请用 logits 计算似然，而不要用会舍入为 0 或 1 的 sigmoid 概率。"
+                        if confident else "检查每一项的归约方式。"))
+        expect(loss.requires_grad, "the loss must be differentiable in the model's weights (no .item(), no .detach()).",
+               "损失必须对模型的权重可微（不用 .item()，不用 .detach()）。")
         grads = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
         ref_grads = torch.autograd.grad(ref.loss, list(model.parameters()))
         for (name, _), g, r in zip(model.named_parameters(), grads, ref_grads):
             expect(g is not None and torch.allclose(g, r, rtol=1e-3, atol=1e-4),
                    f"the gradient of your loss in `{name}` differs from the negative ELBO's: every term must stay "
-                   "connected to the encoder and the decoder.")
+                   "connected to the encoder and the decoder.",
+                   f"你的损失对 `{name}` 的梯度与负 ELBO 的梯度不同：每一项都必须与编码器和解码器保持连接。")
 
 
 # ------------------------------------------------------------------------------------------ 3.5
@@ -290,8 +353,10 @@ def _check_importance_weighted_bound(fn) -> None:
         g = torch.Generator().manual_seed(0)
         for k in (1, 4, 16, 64):
             lk = expect_shape(fn(model.log_joint, x, mu, logvar, k, g), (len(x),),
-                              f"L_{k} for 3000 rows (one number per row)").detach().double().reshape(3, reps)
-            expect(bool(torch.isfinite(lk).all()), f"L_{k} is not finite for some rows.")
+                              f"L_{k} for 3000 rows (one number per row)",
+                              f"3000 行的 L_{k}（每行一个数）").detach().double().reshape(3, reps)
+            expect(bool(torch.isfinite(lk).all()), f"L_{k} is not finite for some rows.",
+                   f"L_{k} 在某些行上不是有限值。")
             means.append((k, lk.mean(1), lk.std(1) / math.sqrt(reps)))
     k1, m1, se1 = means[0]
     bad = (m1 - elbo).abs() > 5 * se1 + 1e-3
@@ -299,43 +364,61 @@ def _check_importance_weighted_bound(fn) -> None:
            f"with k = 1 the bound is one sample of log p(x, z) - log q(z|x), whose average is the ELBO. Over 1000 "
            f"draws yours averages {m1[0]:.3f} +- {se1[0]:.3f} for the first point, but its closed-form ELBO is "
            f"{elbo[0]:.3f}. "
-           "Check your log-weights: log p(x, z) minus the log-density of q at the sample.")
+           "Check your log-weights: log p(x, z) minus the log-density of q at the sample.",
+           f"k = 1 时，下界是 log p(x, z) - log q(z|x) 的一个样本，其平均值就是 ELBO。在 1000 次抽取上，"
+           f"你的下界在第一个数据点上的平均值为 {m1[0]:.3f} +- {se1[0]:.3f}，但它的闭式 ELBO 是 {elbo[0]:.3f}。"
+           "检查你的对数权重：应为 log p(x, z) 减去 q 在该样本处的对数密度。")
     table = ", ".join(f"L_{k} = {float(mk[0]):.3f}" for k, mk, _ in means)
+    table_zh = "，".join(f"L_{k} = {float(mk[0]):.3f}" for k, mk, _ in means)
     kmax, mk, sk = means[-1]
     rises = (mk - m1 > 5 * torch.sqrt(se1 ** 2 + sk ** 2)).all() and all(
         bool((b > a - 3 * torch.sqrt(sa ** 2 + sb ** 2)).all()) for (_, a, sa), (_, b, sb) in zip(means, means[1:]))
     expect(bool(rises), f"the bound does not grow with k: for the first point {table}, while log p(x) = "
-                        f"{log_px[0]:.3f}. L_k is the log of the average weight, not the average of the log-weights.")
+                        f"{log_px[0]:.3f}. L_k is the log of the average weight, not the average of the log-weights.",
+           f"下界没有随 k 增大：在第一个数据点上 {table_zh}，而 log p(x) = {log_px[0]:.3f}。"
+           "L_k 是平均权重的对数，而不是对数权重的平均。")
     expect(bool((mk <= log_px + 5 * sk + 1e-3).all()),
            f"your bound rises above the log-evidence it bounds: {table}, but log p(x) = {log_px[0]:.3f} for the first "
-           "point. An average of k weights divides their sum by k.")
+           "point. An average of k weights divides their sum by k.",
+           f"你的下界超过了它所界定的对数证据：{table_zh}，但第一个数据点的 log p(x) = {log_px[0]:.3f}。"
+           "k 个权重的平均是把它们的和除以 k。")
     expect(bool((log_px - mk < 0.5 * (log_px - elbo)).all()),
-           f"at k = 64 the bound should close most of the ELBO's gap: {table}, log p(x) = {log_px[0]:.3f}.")
+           f"at k = 64 the bound should close most of the ELBO's gap: {table}, log p(x) = {log_px[0]:.3f}.",
+           f"k = 64 时，下界应当弥合 ELBO 的大部分差距：{table_zh}，log p(x) = {log_px[0]:.3f}。")
     # exact at the posterior: every weight equals p(x)
     model2, _ = _lg_model(diagonal_posterior=True)
     post_mean, post_cov = model2.posterior(x3)
     post_lv = torch.log(post_cov.diagonal()).expand(3, 2).clone()
     got = fn(model2.log_joint, x3, post_mean, post_lv, 8, torch.Generator().manual_seed(1))
     expect_close(got, model2.log_marginal(x3), "L_8 when q is the exact posterior", rtol=0.0, atol=1e-6,
-                 hint="At the posterior every weight p(x, z)/q(z|x) equals p(x), so L_k = log p(x) for every k.")
+                 hint="At the posterior every weight p(x, z)/q(z|x) equals p(x), so L_k = log p(x) for every k.",
+                 what_zh="q 为精确后验时的 L_8",
+                 hint_zh="在后验处，每个权重 p(x, z)/q(z|x) 都等于 p(x)，所以对任意 k 都有 L_k = log p(x)。")
     # stable for very negative log-weights: shifting log p(x, z) shifts the bound
     mu_s, lv_s = mu[:5].clone().requires_grad_(True), logvar[:5].clone().requires_grad_(True)
     plain = fn(model.log_joint, x[:5], mu_s, lv_s, 8, torch.Generator().manual_seed(2))
     shifted = fn(lambda xx, zz: model.log_joint(xx, zz) - 5000.0, x[:5], mu_s.detach(), lv_s.detach(), 8,
                  torch.Generator().manual_seed(2))
     expect(bool(torch.isfinite(shifted).all()), "with log-weights near -5000 your bound is not finite: exp(-5000) is 0 "
-                                                "in floating point. Compute the log of a mean of exps with logsumexp.")
+                                                "in floating point. Compute the log of a mean of exps with logsumexp.",
+           "对数权重接近 -5000 时，你的下界不是有限值：在浮点数中 exp(-5000) 为 0。请用 logsumexp 计算指数均值的对数。")
     z = reparameterize(mu[:5], logvar[:5], 8, torch.Generator().manual_seed(2))
     ref = iwae_bound(model.log_joint(x[:5], z) - log_normal_diag(z, mu[:5], logvar[:5]))
     expect_close(plain.detach(), ref, "L_8 on 5 rows, against the package's bound from the same noise", rtol=0.0,
                  atol=1e-8, hint="Draw eps exactly as the docstring says (one call, that shape, that generator) so "
-                                 "that the check can reproduce your samples.")
-    expect_close(shifted.detach(), ref - 5000.0, "L_8 with log p(x, z) shifted by -5000", rtol=0.0, atol=1e-6)
+                                 "that the check can reproduce your samples.",
+                 what_zh="5 行上的 L_8，与本软件包用相同噪声算出的下界比较",
+                 hint_zh="严格按照文档字符串所说的方式抽取 eps（一次调用、那个形状、那个随机数生成器），"
+                         "这样检查才能复现你的样本。")
+    expect_close(shifted.detach(), ref - 5000.0, "L_8 with log p(x, z) shifted by -5000", rtol=0.0, atol=1e-6,
+                 what_zh="log p(x, z) 平移 -5000 后的 L_8")
     expect(plain.requires_grad, "your bound carries no gradient to mu or logvar: build the samples from mu, logvar "
-                                "and eps by reparameterization, without detaching anything.")
+                                "and eps by reparameterization, without detaching anything.",
+           "你的下界没有把梯度传到 mu 或 logvar：请用重参数化由 mu、logvar 和 eps 构造样本，不要 detach 任何东西。")
     g_mu, g_lv = torch.autograd.grad(plain.sum(), (mu_s, lv_s), allow_unused=True)
     expect(g_mu is not None and g_lv is not None and bool(g_mu.abs().sum() > 0) and bool(g_lv.abs().sum() > 0),
-           "no gradient of the bound reaches mu or logvar: build the samples by reparameterization.")
+           "no gradient of the bound reaches mu or logvar: build the samples by reparameterization.",
+           "下界的梯度没有到达 mu 或 logvar：请用重参数化构造样本。")
 
 
 # plausible mistakes each check must catch (tests/test_exercises.py runs them)

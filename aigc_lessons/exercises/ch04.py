@@ -49,39 +49,56 @@ def causal_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 
 def _check_causal_attention(fn) -> None:
     q, k, v = _randn(5, 4, seed=0), _randn(5, 4, seed=1), _randn(5, 3, seed=2)
-    out = expect_shape(fn(q.clone(), k.clone(), v.clone()), (5, 3), "the output for q, k (5, 4) and v (5, 3)")
+    out = expect_shape(fn(q.clone(), k.clone(), v.clone()), (5, 3), "the output for q, k (5, 4) and v (5, 3)",
+                       "q、k 为 (5, 4)、v 为 (5, 3) 时的输出")
     ones = fn(q.clone(), k.clone(), torch.ones(5, 3, dtype=torch.float64))
     expect_close(ones, torch.ones(5, 3), "the output when every value is 1", rtol=1e-9,
                  hint="each output is a weighted average of values, so its weights over the keys must sum to 1: "
-                      "take the softmax along the keys' axis (the last axis of q kᵀ), after masking.")
+                      "take the softmax along the keys' axis (the last axis of q kᵀ), after masking.",
+                 what_zh="所有值都为 1 时的输出",
+                 hint_zh="每个输出都是值的加权平均，所以它在各个键上的权重之和必须为 1：先施加掩码，"
+                         "再沿键所在的轴（q kᵀ 的最后一个轴）做 softmax。")
     t = _looks_ahead(lambda a, b, c: fn(a, b, c), [q, k, v], 5)
     if t is not None:
         raise ExerciseFailure(f"the output at position {t} changes when only the query, key and value at position "
                               f"{t + 1} change: a later position still gets some weight. Masked keys need a logit of "
-                              "-inf (weight exactly 0), and only keys j > i are masked.")
+                              "-inf (weight exactly 0), and only keys j > i are masked.",
+                              f"只改动位置 {t + 1} 处的查询、键和值，位置 {t} 处的输出就发生了变化：靠后的位置仍然"
+                              "分到了一些权重。被掩码的键的 logit 必须是 -inf（权重恰好为 0），并且只有 j > i 的键"
+                              "才被掩码。")
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     if torch.allclose(out.double(), F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=1.0), atol=1e-9):
         raise ExerciseFailure("your output is that of attention without the 1/sqrt(d_k) factor: divide the logits "
-                              "q kᵀ by sqrt(d_k) before the softmax.")
+                              "q kᵀ by sqrt(d_k) before the softmax.",
+                              "你的输出是不带 1/sqrt(d_k) 因子的注意力的输出：在 softmax 之前，把 logits q kᵀ "
+                              "除以 sqrt(d_k)。")
     expect_close(out, ref, "the output for one sequence of 5 tokens", rtol=1e-7, atol=1e-9,
-                 hint="the logits are q kᵀ / sqrt(d_k), with d_k the last dimension of q (not of v).")
+                 hint="the logits are q kᵀ / sqrt(d_k), with d_k the last dimension of q (not of v).",
+                 what_zh="一个包含 5 个词元的序列的输出",
+                 hint_zh="logits 是 q kᵀ / sqrt(d_k)，其中 d_k 是 q（而不是 v）的最后一维。")
     # a batch of heads, with gradients
     q, k, v = (_randn(2, 3, 7, 8, seed=s).requires_grad_(True) for s in (3, 4, 5))
-    out = expect_shape(fn(q, k, v), (2, 3, 7, 8), "the output for a batch q, k, v of shape (2, 3, 7, 8)")
+    out = expect_shape(fn(q, k, v), (2, 3, 7, 8), "the output for a batch q, k, v of shape (2, 3, 7, 8)",
+                       "形状为 (2, 3, 7, 8) 的一批 q、k、v 的输出")
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     expect_close(out.detach(), ref.detach(), "the output for a batch (2, 3, 7, 8)", rtol=1e-7, atol=1e-9,
                  hint="work on the last two axes only (k.transpose(-2, -1), softmax over dim=-1), so that any "
-                      "leading batch and head axes pass through.")
-    expect(out.requires_grad, "the output must be differentiable in q, k and v (no .detach(), .numpy() or .item()).")
+                      "leading batch and head axes pass through.",
+                 what_zh="形状为 (2, 3, 7, 8) 的一批输入的输出",
+                 hint_zh="只在最后两个轴上运算（k.transpose(-2, -1)，在 dim=-1 上做 softmax），"
+                         "让前面任意的批次轴和头轴原样保留。")
+    expect(out.requires_grad, "the output must be differentiable in q, k and v (no .detach(), .numpy() or .item()).",
+           "输出必须对 q、k 和 v 可微（不要用 .detach()、.numpy() 或 .item()）。")
     g = _randn(2, 3, 7, 8, seed=6)
     got = torch.autograd.grad((out * g).sum(), (q, k, v))
     want = torch.autograd.grad((ref * g).sum(), (q, k, v))
     for name, a, b in zip("qkv", got, want):
-        expect_close(a, b, f"the gradient in {name}", rtol=1e-6, atol=1e-9)
+        expect_close(a, b, f"the gradient in {name}", rtol=1e-6, atol=1e-9, what_zh=f"对 {name} 的梯度")
     # one token: it can only attend to itself
     q1, k1, v1 = _randn(1, 4, seed=7), _randn(1, 4, seed=8), _randn(1, 2, seed=9)
     expect_close(fn(q1, k1, v1), v1, "the output for a single token", rtol=1e-9,
-                 hint="a single token sees only itself, so its output is its own value.")
+                 hint="a single token sees only itself, so its output is its own value.",
+                 what_zh="单个词元的输出", hint_zh="单个词元只能看到它自己，所以它的输出就是它自己的值。")
 
 
 def _attn_unscaled(q, k, v):
@@ -126,24 +143,36 @@ def _check_softmax_saturation(fn) -> None:
             row = df[df.scaled == scaled].iloc[0]
             got = fn(q.clone(), k.clone(), scaled)
             expect(isinstance(got, (tuple, list)) and len(got) == 2,
-                   "return a pair (variance of the logits, mean largest attention weight).")
+                   "return a pair (variance of the logits, mean largest attention weight).",
+                   "返回一个二元组（logits 的方差，平均最大注意力权重）。")
             var, top = (float(x) for x in got)
             label = f"d_k = {d_k}, {'scaled' if scaled else 'not scaled'}"
+            label_zh = f"d_k = {d_k}、{'有缩放' if scaled else '无缩放'}"
             if scaled and math.isclose(var * d_k, row.logit_var, rel_tol=1e-2):
                 raise ExerciseFailure(f"with {label} your logit variance is about 1/d_k: you divided by d_k. The "
-                                      "variance of q·k is d_k, so the factor that brings it back to 1 is 1/sqrt(d_k).")
+                                      "variance of q·k is d_k, so the factor that brings it back to 1 is 1/sqrt(d_k).",
+                                      f"当 {label_zh}时，你的 logits 方差约为 1/d_k：你除以了 d_k。q·k 的方差是 d_k，"
+                                      "所以把它拉回到 1 的因子是 1/sqrt(d_k)。")
             expect_close(var, row.logit_var, f"the variance of the logits ({label})", rtol=1e-3,
                          hint="the variance (the square of the standard deviation) of every entry of the "
-                              f"({n_q}, {n_k}) matrix of logits.")
+                              f"({n_q}, {n_k}) matrix of logits.",
+                         what_zh=f"logits 的方差（{label_zh}）",
+                         hint_zh="要求的是形状为 "
+                                 f"({n_q}, {n_k}) 的 logits 矩阵中所有元素的方差（即标准差的平方）。")
             expect_close(top, row.max_prob, f"the mean largest attention weight ({label})", rtol=1e-6,
                          hint="take the softmax of each query's row (over the keys, dim=-1), its largest entry, "
-                              "then the mean over the queries.")
+                              "then the mean over the queries.",
+                         what_zh=f"平均最大注意力权重（{label_zh}）",
+                         hint_zh="对每个查询所在的行做 softmax（在键上，即 dim=-1），取其中最大的元素，"
+                                 "再对所有查询求平均。")
     # what the numbers say at d_k = 1024 (the last width above): the claim of the chapter, with your function
     var_u, top_u = (float(x) for x in fn(q, k, False))
     var_s, top_s = (float(x) for x in fn(q, k, True))
     expect(0.8 < var_u / 1024 < 1.2 and 0.8 < var_s < 1.2 and top_u > 0.9 > 0.5 > top_s,
            "at d_k = 1024 the unscaled logits should have variance near d_k and a saturated softmax, the scaled "
-           "ones variance near 1 and no saturation.")
+           "ones variance near 1 and no saturation.",
+           "在 d_k = 1024 时，未缩放的 logits 的方差应接近 d_k，且 softmax 饱和；缩放后的 logits 方差应接近 1，"
+           "且不饱和。")
 
 
 def _sat_divide_by_dk(q, k, scaled=True):
@@ -182,21 +211,29 @@ def _check_causal_self_attention(fn) -> None:
     d, d_k, d_v, n = 6, 4, 5, 6
     w_q, w_k, w_v = _randn(d, d_k, seed=10), _randn(d, d_k, seed=11), _randn(d, d_v, seed=12)
     x = _randn(2, n, d, seed=13)
-    out = expect_shape(fn(x.clone(), w_q, w_k, w_v), (2, n, d_v), f"the output for x (2, {n}, {d})")
+    out = expect_shape(fn(x.clone(), w_q, w_k, w_v), (2, n, d_v), f"the output for x (2, {n}, {d})",
+                       f"x 为 (2, {n}, {d}) 时的输出")
     expect(bool(torch.isfinite(out).all()), "your output contains NaN: some position attends to no key at all. "
-                                            "Every position must still see itself (and everything before it).")
+                                            "Every position must still see itself (and everything before it).",
+           "你的输出含有 NaN：某个位置根本没有关注任何键。每个位置都必须仍能看到它自己（以及它之前的所有位置）。")
     t = _looks_ahead(lambda a: fn(a, w_q, w_k, w_v), [x], n)
     if t is not None:
         raise ExerciseFailure(f"the output at position {t} changes when only the token at position {t + 1} changes: "
                               f"position {t} sees into the future. Print your mask for n = 4 and compare it with the "
-                              "causal mask of the chapter, entry by entry.")
+                              "causal mask of the chapter, entry by entry.",
+                              f"只改动位置 {t + 1} 处的词元，位置 {t} 处的输出就发生了变化：位置 {t} 看到了未来。"
+                              "打印 n = 4 时你的掩码，并与本章的因果掩码逐个元素比较。")
     q, k, v = x @ w_q, x @ w_k, x @ w_v
     expect_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True), "the output", rtol=1e-7, atol=1e-9,
                  hint="no position sees the future any more, but the values differ from causal attention: does every "
-                      "position still see itself and all earlier positions?")
+                      "position still see itself and all earlier positions?",
+                 what_zh="输出",
+                 hint_zh="已经没有位置能看到未来了，但数值与因果注意力不同：每个位置是否仍能看到它自己和之前的"
+                         "所有位置？")
     x1 = _randn(1, d, seed=14)
     expect_close(fn(x1, w_q, w_k, w_v), x1 @ w_v, "the output for a single token", rtol=1e-9,
-                 hint="one token sees only itself: its output is its own value x @ w_v.")
+                 hint="one token sees only itself: its output is its own value x @ w_v.",
+                 what_zh="单个词元的输出", hint_zh="单个词元只能看到它自己：它的输出就是它自己的值 x @ w_v。")
 
 
 def _bug_no_mask(x, w_q, w_k, w_v):
@@ -256,36 +293,50 @@ def _check_nucleus_probs(fn) -> None:
                            [8.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
     probs = torch.softmax(logits.double(), dim=-1)
     for p in (0.5, 0.8, 0.95):
-        got = expect_shape(fn(logits.clone(), p), (3, 6), f"the distribution for logits (3, 6) and p = {p}")
+        got = expect_shape(fn(logits.clone(), p), (3, 6), f"the distribution for logits (3, 6) and p = {p}",
+                           f"logits 为 (3, 6)、p = {p} 时的分布")
         expect(bool(torch.isfinite(got).all()), f"with p = {p} your distribution contains NaN or infinity: the first "
-                                                "token of each row is always kept, so a row is never empty.")
+                                                "token of each row is always kept, so a row is never empty.",
+               f"p = {p} 时，你的分布含有 NaN 或无穷大：每一行的第一个词元总会被保留，所以任何一行都不会为空。")
         expect_close(got.sum(-1), torch.ones(3), f"the row sums for p = {p}", rtol=1e-5,
-                     hint="renormalise: divide the kept probabilities by their total.")
+                     hint="renormalise: divide the kept probabilities by their total.",
+                     what_zh=f"p = {p} 时的各行之和", hint_zh="重新归一化：把保留下来的概率除以它们的总和。")
         kept = got.double() > 0
         missed = (probs * kept).sum(-1) < p - 1e-6
         if missed.any():
             raise ExerciseFailure(f"with p = {p} the tokens you keep in row {int(missed.nonzero()[0])} hold less than "
-                                  "p of the original probability. Keep the token that crosses p as well.")
+                                  "p of the original probability. Keep the token that crosses p as well.",
+                                  f"p = {p} 时，你在第 {int(missed.nonzero()[0])} 行保留的词元所占的原始概率不足 p。"
+                                  "把使累计概率越过 p 的那个词元也保留下来。")
         expect_close(got, _nucleus_reference(logits, p), f"the distribution for p = {p}", rtol=1e-5, atol=1e-7,
                      hint="rank by probability (a sort in decreasing order), keep the smallest prefix whose total "
-                          "reaches p, and renormalise.")
+                          "reaches p, and renormalise.",
+                     what_zh=f"p = {p} 时的分布",
+                     hint_zh="按概率排序（降序），保留总和达到 p 的最短前缀，再重新归一化。")
     expect_close(fn(logits.clone(), 1.0), probs, "the distribution for p = 1", rtol=1e-5, atol=1e-7,
-                 hint="p = 1 keeps every token: the result is the softmax itself.")
+                 hint="p = 1 keeps every token: the result is the softmax itself.",
+                 what_zh="p = 1 时的分布", hint_zh="p = 1 会保留所有词元：结果就是 softmax 本身。")
     onehot = torch.zeros(3, 6, dtype=torch.float64)
     onehot[torch.arange(3), logits.argmax(-1)] = 1.0
     expect_close(fn(logits.clone(), 1e-4), onehot, "the distribution for p = 0.0001", atol=1e-7,
-                 hint="the most probable token alone already reaches a tiny p: it is always kept, and nothing else.")
+                 hint="the most probable token alone already reaches a tiny p: it is always kept, and nothing else.",
+                 what_zh="p = 0.0001 时的分布",
+                 hint_zh="仅最可能的那个词元就已经达到很小的 p：它总会被保留，其他词元都不保留。")
     # ties: probabilities 0.53, 0.20, 0.20, 0.07; p = 0.6 is reached inside the tied pair
     ties = torch.tensor([[2.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
     got = fn(ties.clone(), 0.6)
     expect_close(got, _nucleus_reference(ties, 0.6), "the distribution with tied probabilities (p = 0.6)", atol=1e-7,
                  hint="a token whose probability equals that of the last token kept is kept too, whatever order the "
-                      "sort gave the tied tokens.")
+                      "sort gave the tied tokens.",
+                 what_zh="概率相等时的分布（p = 0.6）",
+                 hint_zh="概率与最后一个被保留的词元相等的词元也要保留，无论排序给这些概率相等的词元排出怎样的"
+                         "顺序。")
     # random logits (no ties): the package's filter and its sampler
     z = _randn(4, 50, seed=20).float() * 2.0
     for p in (0.3, 0.9):
         expect_close(fn(z.clone(), p), torch.softmax(top_p_filter(z, p), dim=-1), f"the distribution for random "
-                     f"logits (4, 50) and p = {p} (compared with lm.top_p_filter)", rtol=1e-4, atol=1e-6)
+                     f"logits (4, 50) and p = {p} (compared with lm.top_p_filter)", rtol=1e-4, atol=1e-6,
+                     what_zh=f"随机 logits (4, 50)、p = {p} 时的分布（与 lm.top_p_filter 比较）")
     row = torch.tensor([[2.0, 1.5, 1.0, 0.3, -0.5, -2.0]])
     n_draws = 40_000
     draws = sample_next(row.expand(n_draws, -1), top_p=0.8, generator=torch.Generator().manual_seed(21))
@@ -293,7 +344,9 @@ def _check_nucleus_probs(fn) -> None:
     mine = fn(row.clone(), 0.8)[0].double()
     expect(float((freq - mine).abs().max()) < 0.015,
            f"{n_draws} draws of the book's sampler lm.sample_next(top_p=0.8) land with frequencies "
-           f"{[round(f, 3) for f in freq.tolist()]}, your distribution says {[round(f, 3) for f in mine.tolist()]}.")
+           f"{[round(f, 3) for f in freq.tolist()]}, your distribution says {[round(f, 3) for f in mine.tolist()]}.",
+           f"本书的采样器 lm.sample_next(top_p=0.8) 抽取 {n_draws} 次得到的频率是 "
+           f"{[round(f, 3) for f in freq.tolist()]}，而你的分布给出的是 {[round(f, 3) for f in mine.tolist()]}。")
 
 
 def _nucleus_exclusive(logits, p):
@@ -352,27 +405,38 @@ def _check_multi_head(fn) -> None:
             x = _randn(B, n, d, seed=40 + n_heads).requires_grad_(True)
             args = (mha.in_proj_weight, mha.in_proj_bias, mha.out_proj.weight, mha.out_proj.bias)
             label = f"{n_heads} head{'s' if n_heads > 1 else ''}{', causal' if causal else ''}"
+            label_zh = f"{n_heads} 个头{'、因果' if causal else ''}"
             out = expect_shape(fn(x, *args, n_heads, causal), (B, n, d),
-                               f"the output for x ({B}, {n}, {d}), {label}")
+                               f"the output for x ({B}, {n}, {d}), {label}", f"x 为 ({B}, {n}, {d})、{label_zh} 时的输出")
             # nn.MultiheadAttention's boolean mask means True = *not* allowed: the keys after each query
             mask = torch.ones(n, n, dtype=torch.bool).triu(1) if causal else None
             ref, _ = mha(x, x, x, attn_mask=mask, need_weights=False)
             if n_heads == 1:
                 hint = ("with one head there is nothing to split yet: check the projection x @ w.T + b, which rows of "
                         "w_qkv are the queries, keys and values, the 1/sqrt(d_h) and the mask.")
+                hint_zh = ("只有一个头时还谈不上拆分：请检查投影 x @ w.T + b、w_qkv 中哪些行分别是查询、键和值、"
+                           "1/sqrt(d_h) 因子以及掩码。")
             else:
                 hint = ("one head would agree, several do not: check how you split and merge the heads. Head h "
                         "owns features h*d_h ... (h+1)*d_h - 1 of every position, and a reshape alone cannot put the "
                         "heads' axis in front of the positions. Each head divides by sqrt(d_h), its own width.")
+                hint_zh = ("只有一个头时结果会一致，多个头时却不一致：检查你如何拆分和合并各个头。头 h 拥有每个位置的"
+                           "第 h*d_h ... (h+1)*d_h - 1 个特征，而仅靠一次 reshape 无法把头所在的轴移到位置所在的轴"
+                           "前面。每个头都除以 sqrt(d_h)，即它自己的宽度。")
             expect_close(out.detach(), ref.detach(), f"the output ({label}), compared with nn.MultiheadAttention",
-                         rtol=1e-7, atol=1e-9, hint=hint)
+                         rtol=1e-7, atol=1e-9, hint=hint,
+                         what_zh=f"输出（{label_zh}；与 nn.MultiheadAttention 比较）", hint_zh=hint_zh)
             expect(out.requires_grad, "the output must be differentiable in x and the weights (no .detach() or "
-                                      "torch.no_grad()).")
+                                      "torch.no_grad()).",
+                   "输出必须对 x 和各个权重可微（不要用 .detach() 或 torch.no_grad()）。")
             g = _randn(B, n, d, seed=50)
             got = torch.autograd.grad((out * g).sum(), (x, mha.in_proj_weight))
             want = torch.autograd.grad((ref * g).sum(), (x, mha.in_proj_weight))
-            expect_close(got[0], want[0], f"the gradient in x ({label})", rtol=1e-6, atol=1e-9)
-            expect_close(got[1], want[1], f"the gradient in w_qkv ({label})", rtol=1e-6, atol=1e-9)
+            expect_close(got[0], want[0], f"the gradient in x ({label})", rtol=1e-6, atol=1e-9,
+                         what_zh=f"对 x 的梯度（{label_zh}）")
+            expect_close(got[1], want[1], f"the gradient in w_qkv ({label})", rtol=1e-6, atol=1e-9,
+                         what_zh=f"对 w_qkv 的梯度（{label_zh}）")
+
 
 
 def _mha_no_transpose(x, w_qkv, b_qkv, w_out, b_out, n_heads, causal=False):
