@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -24,8 +25,20 @@ CHAPTERS = [("bigram", "Chapter 1"), ("gan", "Chapter 2"), ("vae", "Chapter 3"),
 
 
 def first_line(module) -> str:
-    doc = inspect.getdoc(module) or ""
-    return doc.strip().splitlines()[0].rstrip(".") if doc.strip() else module.__name__
+    """The first sentence of the module's docstring (its first paragraph may wrap over several lines)."""
+    doc = (inspect.getdoc(module) or "").strip()
+    if not doc:
+        return module.__name__
+    paragraph = " ".join(doc.split("\n\n", 1)[0].split())
+    sentence = re.split(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\.\s+(?=[A-Z])", paragraph, maxsplit=1)[0].rstrip(".:")
+    # reST markup of a docstring as MyST in a heading: :class:`~a.B` and ``code`` -> `B` and `code`
+    sentence = re.sub(r":\w+:`~?(?:[\w.]+\.)?([^`.]+)`", r"`\1`", sentence)
+    return sentence.replace("``", "`")
+
+
+def heading(name: str, module, chapter: str) -> str:
+    text = first_line(module)
+    return f"# `{name}`: {text}" + ("" if text.startswith(chapter) else f" ({chapter})") + "\n"
 
 
 def submodules(name: str) -> list[str]:
@@ -60,13 +73,13 @@ def main() -> int:
         modname = f"aigc_lessons.{name}"
         module = importlib.import_module(modname)
         if (PKG / name).is_dir():
-            parts = [f"# `{name}`: {first_line(module)} ({chapter})\n",
+            parts = [heading(name, module, chapter),
                      f"Every name below is also available as `aigc_lessons.{name}.NAME`, the way the notebooks "
                      f"use it (`from aigc_lessons import {name}`).\n"]
             parts.append(f"```{{eval-rst}}\n.. automodule:: {modname}\n   :no-members:\n```\n")
             parts += [section(f"{modname}.{m}") for m in submodules(name)]
         else:
-            parts = [f"# `{name}`: {first_line(module)} ({chapter})\n", section(modname)]
+            parts = [heading(name, module, chapter), section(modname)]
         (OUT / f"{name}.md").write_text("\n".join(parts), encoding="utf-8")
         written.append(name)
     print(f"api pages: {', '.join(written)} -> {OUT.relative_to(ROOT)}")
