@@ -21,7 +21,7 @@ export PYTHONUNBUFFERED := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: pdf pdf-check slides bench-gpu help venv data test unit notebooks api-pages site-assets site-test book-check clean-notebooks book clean bench mutants calibrate
+.PHONY: i18n pdf pdf-check slides bench-gpu help venv data test unit notebooks api-pages site-assets site-test book-check clean-notebooks book clean bench mutants calibrate
 
 help:
 	@echo "make book   - set up everything and render the book into _build/html"
@@ -32,6 +32,7 @@ help:
 	@echo "make calibrate - re-measure the quick-mode thresholds over seeds and floating-point paths (slow)"
 	@echo "make pdf    - the whole book as one PDF (_build/pdf/), for handouts; needs Chromium"
 	@echo "make slides - one slide deck per chapter (_build/html/slides/), offline; make book builds them too"
+	@echo "make i18n   - update the Chinese edition's message catalogues (book/locale/zh_CN) from the English sources"
 	@echo "make clean  - remove _build (keeps .venv and the data cache)"
 
 venv: $(STAMP)
@@ -68,6 +69,11 @@ book-check: venv api-pages site-assets
 	$(BIN)/python .ci/stage_check.py _build/check_src
 	$(BIN)/jupyter-book build _build/check_src --config _build/check_config.yml --path-output _build/check -W -n --keep-going --quiet
 	$(BIN)/python .ci/slides.py _build/check/_build/html
+	$(BIN)/python .ci/i18n.py extract _build/i18n
+	$(BIN)/python .ci/i18n.py check _build/i18n
+	$(BIN)/python .ci/book_config.py --execute off --language zh_CN --out _build/check_zh_config.yml
+	$(BIN)/jupyter-book build _build/check_src --config _build/check_zh_config.yml --path-output _build/check_zh -W -n --keep-going --quiet
+	rm -rf _build/check/_build/html/zh && cp -r _build/check_zh/_build/html _build/check/_build/html/zh
 
 # The built site in a real browser (Chromium through Playwright), with every other host blocked: math typeset,
 # diagrams drawn, images loaded, search, the phone-width menu, no console errors, internal links and anchors.
@@ -83,10 +89,23 @@ test: venv data clean-notebooks
 	$(MAKE) --no-print-directory pdf-check
 	@echo "make test: all checks passed"
 
+# Both editions: English in _build/html, Chinese in _build/html/zh (the same pages through the translations in
+# book/locale/zh_CN; the notebooks run once, for the English build, and the Chinese one reads their cache).
 book: venv data api-pages site-assets
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	$(BIN)/python .ci/slides.py _build/html
-	@echo "open _build/html/index.html"
+	$(BIN)/python .ci/book_config.py --execute cache --language zh_CN --out _build/zh_config.yml
+	$(BIN)/jupyter-book build . --config _build/zh_config.yml --path-output _build/zh -W -n --keep-going
+	rm -rf _build/html/zh && cp -r _build/zh/_build/html _build/html/zh
+	@echo "open _build/html/index.html (English) or _build/html/zh/index.html (中文)"
+
+# The Chinese edition's catalogues: extract the messages of the English sources and merge them into
+# book/locale/zh_CN/LC_MESSAGES/*.po (new ones empty, changed ones fuzzy). Then translate what
+# `python .ci/i18n.py check _build/i18n` lists (README: "The Chinese edition").
+i18n: venv api-pages
+	$(BIN)/python .ci/i18n.py extract _build/i18n
+	$(BIN)/python .ci/i18n.py update _build/i18n
+	$(BIN)/python .ci/i18n.py check _build/i18n || true
 
 # One reveal.js deck per chapter in _build/html/slides/ (make book builds them too), from the book's sources and
 # the executed notebooks' figures; they open offline.

@@ -11,7 +11,9 @@ concept question marks a clicked answer right or wrong and shows why. The job ex
 in English and in Chinese with the numbers the data files give (computed here, not read from the page's
 data). Each chapter's slide deck starts, with its formulas typeset and its figures loaded, and its
 chapter page links to it. Every image has a written alt text (not a file name), and a click on a notebook's
-figure enlarges it. At
+figure enlarges it. Both editions (English, and Chinese under ``zh/``): every page links to its twin, the
+Chinese pages are in Chinese (``lang="zh-CN"``, more Chinese than English in the article), the Chinese search
+finds 判别器, and the switch goes from a Chinese chapter to its English twin and back. At
 phone width the menu button opens the chapter list, and a screenshot of one chapter is saved under
 ``_build/site-test/``. Internal links and anchors are checked by a crawl of the files.
 
@@ -29,7 +31,7 @@ import sys
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlparse
+from urllib.parse import quote, unquote, urljoin, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP_PAGES = {"genindex.html", "py-modindex.html", "search.html"}
@@ -87,6 +89,58 @@ def check_links(folder: Path) -> list[str]:
                 problems.append(f"{page.relative_to(folder)}: broken link {href}")
             elif url.fragment and target.suffix == ".html" and unquote(url.fragment) not in parse(target).ids:
                 problems.append(f"{page.relative_to(folder)}: missing anchor {href}")
+    return problems
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LATIN_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
+
+
+def article_text(html: str) -> str:
+    """The reader's text of a page's article (``<main>``): no code, math, scripts, tables of numbers or tags."""
+    m = re.search(r"<main\b.*?</main>", html, re.S)
+    body = m.group(0) if m else html
+    for pattern in (r"<(script|style|pre|code|svg)\b.*?</\1>", r'<(span|div) class="math[^"]*">.*?</\1>',
+                    r'<div class="cell_output.*?</div>\s*</div>'):
+        body = re.sub(pattern, " ", body, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", body)
+
+
+def check_editions(folder: Path) -> list[str]:
+    """Both editions are there, every page links to its twin, and the Chinese pages are written in Chinese.
+
+    A Chinese page whose article has more English words than Chinese characters / 2 was not translated (the API
+    reference's docstrings stay English by design and are left out of that count).
+    """
+    zh = folder / "zh"
+    if not (zh / "index.html").is_file():
+        return [f"no Chinese edition at {zh.relative_to(folder.parent) if zh.is_relative_to(folder.parent) else zh}"]
+    problems = []
+    for page in sorted(folder.rglob("*.html")):
+        rel = page.relative_to(folder)
+        if "_modules" in rel.parts or "_static" in rel.parts or rel.parts[0] in ("slides", "reports"):
+            continue
+        html = page.read_text(encoding="utf-8", errors="replace")
+        if 'http-equiv="Refresh"' in html[:2000] or rel.name in SKIP_PAGES:
+            continue
+        chinese = rel.parts[0] == "zh"
+        twin = folder / Path(*rel.parts[1:]) if chinese else zh / rel
+        m = re.search(r'<a class="btn btn-sm edition-switch" href="([^"]+)"', html)
+        if not m:
+            problems.append(f"{rel}: no link to the other edition")
+            continue
+        if (page.parent / m.group(1)).resolve() != twin.resolve() or not twin.is_file():
+            problems.append(f"{rel}: the edition link {m.group(1)} does not open its twin {twin.relative_to(folder)}")
+        if chinese and re.search(r"<p>::</p>|\\\[::\\\]", html):
+            problems.append(f"{rel}: a translated literal block or equation was lost (a paragraph '::' is left)")
+        if chinese and "api" not in rel.parts and rel.name != "bibliography.html":  # references keep their titles
+            body = article_text(html)
+            han, words = len(CJK.findall(body)), len(LATIN_WORD.findall(body))
+            lang = re.search(r'<html[^>]*\blang="([^"]*)"', html)
+            if not lang or lang.group(1) != "zh-CN":
+                problems.append(f"{rel}: <html lang={lang.group(1) if lang else None!r}>, not zh-CN")
+            if han < 20 or words > han / 2:
+                problems.append(f"{rel}: not in Chinese ({han} Chinese characters, {words} English words)")
     return problems
 
 
@@ -266,9 +320,22 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                     problems.append(f"{rel}: images that did not load: {state['badImages'][:3]}")
                 if errors:
                     problems.append(f"{rel}: console errors: {errors[:3]}")
-            # search
+            # search, in both editions
             page.goto(base + "search.html?q=ELBO", wait_until="load")
             page.wait_for_function("document.querySelectorAll('#search-results li').length > 0", timeout=20_000)
+            if (folder / "zh" / "search.html").is_file():
+                page.goto(base + "zh/search.html?q=" + quote("判别器"), wait_until="load")
+                page.wait_for_function("document.querySelectorAll('#search-results li').length > 0", timeout=20_000)
+                # the edition switch: from a Chinese chapter to its English twin and back
+                page.goto(base + "zh/book/ch02_gan/index.html", wait_until="load")
+                page.locator("a.edition-switch").first.click()
+                page.wait_for_load_state("load")
+                if not page.url.endswith("/book/ch02_gan/index.html") or "/zh/" in page.url:
+                    problems.append(f"the edition switch of zh/book/ch02_gan/index.html opened {page.url}")
+                page.locator("a.edition-switch").first.click()
+                page.wait_for_load_state("load")
+                if not page.url.endswith("/zh/book/ch02_gan/index.html"):
+                    problems.append(f"the edition switch of book/ch02_gan/index.html opened {page.url}")
             # exercise solutions: hidden when the page opens, shown by a click on their summary
             exercise_pages = [p for p in pages if p.endswith("/exercises.html") and p.startswith("book/")]
             if not exercise_pages:
@@ -343,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (folder / "index.html").is_file():
         print(f"site test: no built site at {folder}; run make book first")
         return 1
-    problems = check_links(folder)
+    problems = check_links(folder) + check_editions(folder)
     chromium = find_chromium()
     if chromium is None:
         print("site test: SKIPPED the browser checks: no Chromium or no Playwright here "
