@@ -74,6 +74,7 @@ book-check: venv api-pages site-assets
 	$(BIN)/python .ci/book_config.py --execute off --language zh_CN --out _build/check_zh_config.yml
 	$(BIN)/jupyter-book build _build/check_src --config _build/check_zh_config.yml --path-output _build/check_zh -W -n --keep-going --quiet
 	rm -rf _build/check/_build/html/zh && cp -r _build/check_zh/_build/html _build/check/_build/html/zh
+	$(BIN)/python .ci/slides.py _build/check/_build/html/zh --language zh_CN
 
 # The built site in a real browser (Chromium through Playwright), with every other host blocked: math typeset,
 # diagrams drawn, images loaded, search, the phone-width menu, no console errors, internal links and anchors.
@@ -97,6 +98,7 @@ book: venv data api-pages site-assets
 	$(BIN)/python .ci/book_config.py --execute cache --language zh_CN --out _build/zh_config.yml
 	$(BIN)/jupyter-book build . --config _build/zh_config.yml --path-output _build/zh -W -n --keep-going
 	rm -rf _build/html/zh && cp -r _build/zh/_build/html _build/html/zh
+	$(BIN)/python .ci/slides.py _build/html/zh --language zh_CN
 	@echo "open _build/html/index.html (English) or _build/html/zh/index.html (中文)"
 
 # The Chinese edition's catalogues: extract the messages of the English sources and merge them into
@@ -107,7 +109,7 @@ i18n: venv api-pages
 	$(BIN)/python .ci/i18n.py update _build/i18n
 	$(BIN)/python .ci/i18n.py check _build/i18n || true
 
-# One reveal.js deck per chapter in _build/html/slides/ (make book builds them too), from the book's sources and
+# One reveal.js deck per chapter in _build/html/slides/ and _build/html/zh/slides/ (make book builds them too), from the book's sources and
 # the executed notebooks' figures; they open offline.
 slides: book
 

@@ -11,6 +11,10 @@ notebook run leaves, whichever is newer), its exercise prompts (``aigc_lessons.e
 The decks are reveal.js pages that load reveal.js and MathJax from the site's ``_static/vendor`` (vendored by
 ``.ci/vendor_assets.py``), with the figures beside them in ``slides/img/``: they open offline, from a web server
 or from a folder opened directly. ``s`` opens the speaker view; each slide's notes name the page it comes from.
+
+``--language zh_CN`` writes the Chinese edition's decks into its site (``make book``: ``_build/html/zh``): the same
+slides, each text taken through the Chinese catalogue of the page it comes from (``book/locale/zh_CN``), so the
+decks cannot drift from the translated pages either.
 """
 
 from __future__ import annotations
@@ -35,6 +39,69 @@ MAX_FIGURES = 8
 _ROLE = re.compile(r"\{([a-z:]+)\}`([^`]*)`")
 _DISPLAY = re.compile(r"^\$\$\s*\n(.*?)\n\$\$[ \t]*(?:\((?P<label>[^)\s]+)\))?[ \t]*$", re.S | re.M)
 _FIGURE = re.compile(r"^\*\*Figure (\d+)[^*]*?\.\*\*\s*(.*)", re.S)  # also "**Figure 4 and Table 2.**"
+PO_DIR = ROOT / "book" / "locale" / "zh_CN" / "LC_MESSAGES"
+
+# The decks' own words, per language (the rest comes from the pages and their catalogues).
+WORDS = {
+    "en": {"in_book": "the chapter in the book", "objectives": "Learning objectives", "formula": "Key formula",
+           "exercises": "Exercises", "exercise": "Exercise", "summary": "Summary", "from": "From",
+           "solve": "Solve them in the chapter's exercise notebook; a check cell under each says what is wrong.",
+           "warm-up": "warm-up", "core": "core", "stretch": "stretch", "figure": "Figure", "lang": "en"},
+    "zh_CN": {"in_book": "书中的这一章", "objectives": "学习目标", "formula": "关键公式", "exercises": "练习",
+              "exercise": "练习", "summary": "小结", "from": "出自", "figure": "图", "lang": "zh-CN",
+              "solve": "在本章的练习笔记本中完成它们；每道练习下方的检查单元格会指出哪里有错。",
+              "warm-up": "热身", "core": "核心", "stretch": "拓展"},
+}
+
+
+class Translator:
+    """Text of a page, through that page's Chinese catalogue: paragraph by paragraph and list item by list item,
+    as Sphinx cut the page into messages. English when no catalogue is asked for; a text without a translation
+    stays English and is counted in ``missed``."""
+
+    def __init__(self, language: str):
+        self.language = language
+        self.catalogues: dict[str, dict[str, str]] = {}
+        self.missed = 0
+
+    def catalogue(self, page: str) -> dict[str, str]:
+        if page not in self.catalogues:
+            from babel.messages.pofile import read_po
+
+            path = PO_DIR / f"{page}.po"
+            found = {}
+            if path.is_file():
+                with path.open("rb") as fh:
+                    found = {m.id: m.string for m in read_po(fh) if m.id and m.string and not m.fuzzy}
+            self.catalogues[page] = found
+        return self.catalogues[page]
+
+    def message(self, page: str, text: str) -> str:
+        if self.language == "en" or not text.strip():
+            return text
+        key = " ".join(text.split())
+        got = self.catalogue(page).get(key)
+        if got is None:
+            self.missed += 1
+            return text
+        return got
+
+    def block(self, page: str, text: str) -> str:
+        """A block of markdown: each paragraph, or each item of a list, translated as one message."""
+        if self.language == "en":
+            return text
+        out = []
+        for para in re.split(r"\n\s*\n", text.strip()):
+            items = re.split(r"\n(?=(?:[-*]|\d+\.) )", para)
+            if len(items) > 1 or re.match(r"(?:[-*]|\d+\.) ", para):
+                translated = []
+                for item in items:
+                    m = re.match(r"((?:[-*]|\d+\.) )(.*)", item, re.S)
+                    translated.append(m.group(1) + self.message(page, m.group(2)) if m else self.message(page, item))
+                out.append("\n".join(translated))
+            else:
+                out.append(self.message(page, para))
+        return "\n\n".join(out)
 
 
 def doc_title(target: str, base: Path) -> str:
@@ -111,8 +178,9 @@ def executed_copy(notebook: str) -> Path | None:
     return max(copies, key=lambda c: c.stat().st_mtime) if copies else None
 
 
-def figures(notebooks: list[str]) -> tuple[list[dict], list[str]]:
+def figures(notebooks: list[str], tr: Translator | None = None) -> tuple[list[dict], list[str]]:
     """The captioned figures of the executed notebooks, and the notebooks that have no executed copy."""
+    tr = tr or Translator("en")
     figs, missing = [], []
     for name in notebooks:
         path = executed_copy(name)
@@ -125,30 +193,39 @@ def figures(notebooks: list[str]) -> tuple[list[dict], list[str]]:
             nxt = cells[i + 1]
             m = _FIGURE.match(nxt.source.strip()) if nxt.cell_type == "markdown" else None
             if cell.cell_type == "code" and pngs and m:
-                caption = " ".join(plain_myst(m.group(2)).split())
+                source = m.group(2)
+                if tr.language != "en":  # the whole caption paragraph is one message; drop its bold label
+                    translated = tr.message(name, nxt.source.strip())
+                    source = re.sub(r"^\*\*[^*]+\*\*\s*", "", translated) if translated != nxt.source.strip() else source
+                caption = " ".join(plain_myst(source).split())
                 written = cell.metadata.get("mystnb", {}).get("image", {}).get("alt")  # as the site shows it
-                alt = written or re.split(r"(?<=[.:])\s", caption, maxsplit=1)[0].replace("$", "")
+                alt = (written if tr.language == "en" else None) or re.split(
+                    r"(?<=[.:。：])\s?", caption, maxsplit=1)[0].replace("$", "")
                 figs.append({"png": base64.b64decode(pngs[-1]), "caption": caption, "alt": alt,
-                             "source": f"{Path(name).name}, Figure {m.group(1)}"})
+                             "source": f"{Path(name).name}, {WORDS[tr.language]['figure']} {m.group(1)}"})
     return figs[:MAX_FIGURES], missing
 
 
-def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md: MarkdownIt) -> tuple[str, dict]:
+def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md: MarkdownIt,
+         tr: Translator | None = None) -> tuple[str, list[str], dict]:
+    tr = tr or Translator("en")
+    w = WORDS[tr.language]
+    page = f"book/{folder}/index"
     index = (ROOT / "book" / folder / "index.md").read_text(encoding="utf-8")
-    title = re.search(r"^# (.+)$", index, re.M).group(1).strip()
-    render = lambda text: md.render(plain_myst(text, ROOT / "book" / folder))  # noqa: E731
+    title = tr.message(page, re.search(r"^# (.+)$", index, re.M).group(1).strip()).replace("\\.", ".")
+    render = lambda text, src=page: md.render(plain_myst(tr.block(src, text), ROOT / "book" / folder))  # noqa: E731
     slides = [f'<section><h2>{html.escape(title)}</h2><p class="sub">AIGC from Zero to Practice · AIGC 从入门到实战</p>'
-              f'<p class="sub"><a href="../book/{folder}/index.html">the chapter in the book</a></p></section>']
+              f'<p class="sub"><a href="../book/{folder}/index.html">{w["in_book"]}</a></p></section>']
     goals = section(index, "Learning objectives")
     if goals:
-        slides.append(f"<section><h3>Learning objectives</h3>{render(goals)}<aside class='notes'>From {folder}/index.md."
-                      "</aside></section>")
+        slides.append(f"<section><h3>{w['objectives']}</h3>{render(goals)}<aside class='notes'>{w['from']} "
+                      f"{folder}/index.md.</aside></section>")
     eqs = formulas(pages)
-    for latex, label, page in eqs:
-        head = "Key formula" + (f" ({html.escape(label)})" if label else "")
+    for latex, label, src in eqs:
+        head = w["formula"] + (f" ({html.escape(label)})" if label else "")
         slides.append(f"<section><h3>{head}</h3><div class='formula'>\\[{html.escape(latex)}\\]</div>"
-                      f"<aside class='notes'>From {page}.md.</aside></section>")
-    figs, missing = figures(notebooks)
+                      f"<aside class='notes'>{w['from']} {src}.md.</aside></section>")
+    figs, missing = figures(notebooks, tr)
     for n, fig in enumerate(figs, 1):
         name = f"{folder}-{n}.png"
         (img_dir / name).write_bytes(fig["png"])
@@ -160,16 +237,23 @@ def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md:
 
     number = int(folder[2:4])
     exs = [e for e in exercises.all_exercises() if e.key.split(".")[0] == str(number)]
+    exercise_page = f"book/{folder}/exercises"
+
+    def ex_title(e) -> str:  # the exercise page's heading "1.1 Title (level)", translated, without key and level
+        heading = tr.message(exercise_page, f"{e.key} {e.title} ({e.level})")
+        return re.sub(r"^\S+\s+|\s*[（(][^（()）]*[)）]\s*$", "", heading) if heading != f"{e.key} {e.title} ({e.level})" \
+            else e.title
+
     if exs:
-        items = "".join(f"<li>{html.escape(e.key)} {html.escape(e.title)} <em>({e.level})</em></li>" for e in exs)
-        slides.append(f"<section><h3>Exercises</h3><ul class='plain'>{items}</ul><p class='sub'>Solve them in the "
-                      f"chapter's exercise notebook; a check cell under each says what is wrong.</p></section>")
+        items = "".join(f"<li>{html.escape(e.key)} {html.escape(ex_title(e))} <em>({w[e.level]})</em></li>" for e in exs)
+        slides.append(f"<section><h3>{w['exercises']}</h3><ul class='plain'>{items}</ul><p class='sub'>{w['solve']}"
+                      "</p></section>")
         for e in exs:
-            slides.append(f"<section><h3>Exercise {html.escape(e.key)}: {html.escape(e.title)}</h3>"
-                          f"<div class='prompt'>{render(e.prompt)}</div></section>")
+            slides.append(f"<section><h3>{w['exercise']} {html.escape(e.key)}: {html.escape(ex_title(e))}</h3>"
+                          f"<div class='prompt'>{render(e.prompt, exercise_page)}</div></section>")
     summary = section(index, "Summary")
     if summary:
-        slides.append(f"<section><h3>Summary</h3>{render(summary)}</section>")
+        slides.append(f"<section><h3>{w['summary']}</h3>{render(summary)}</section>")
     counts = {"formulas": len(eqs), "figures": len(figs), "exercises": len(exs), "missing": missing}
     return title, slides, counts
 
@@ -184,7 +268,7 @@ def markdown() -> MarkdownIt:
 
 
 TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -238,7 +322,16 @@ Reveal.initialize({{ hash: true, slideNumber: "c/t", plugins: [RevealNotes] }}).
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    language = "en"
+    if "--language" in args:
+        i = args.index("--language")
+        language = args[i + 1]
+        del args[i:i + 2]
+    if language not in WORDS:
+        print(f"slides: unknown language {language!r}; choose one of {', '.join(WORDS)}")
+        return 2
+    tr = Translator(language)
     site = Path(args[0]) if args else ROOT / "_build" / "html"
     if not (site / "_static" / "vendor" / "reveal.js" / "dist" / "reveal.js").is_file():
         print(f"slides: {site} has no _static/vendor/reveal.js; build the book first (make book)")
@@ -252,12 +345,15 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown()
 
     for folder, pages, notebooks in chapter_sources(toc):
-        title, slides, counts = deck(folder, pages, notebooks, img_dir, md)
-        text = TEMPLATE.format(title=html.escape(title), macros=json.dumps(macros), slides="\n".join(slides))
+        title, slides, counts = deck(folder, pages, notebooks, img_dir, md, tr)
+        text = TEMPLATE.format(title=html.escape(title), macros=json.dumps(macros), slides="\n".join(slides),
+                               lang=WORDS[language]["lang"])
         (out / f"{folder}.html").write_text(text, encoding="utf-8")
         note = f"; no executed copy of {', '.join(counts['missing'])} (run make book)" if counts["missing"] else ""
         print(f"slides: {folder}.html: {len(slides)} slides, {counts['formulas']} formulas, {counts['figures']} "
               f"figures, {counts['exercises']} exercises{note}")
+    if language != "en":
+        print(f"slides: {tr.missed} texts without a translation in the catalogues (shown in English)")
     print(f"slides: open {out / 'ch01_landscape.html'}")
     return 0
 

@@ -92,3 +92,19 @@ def test_math_in_captions_and_prompts_is_left_for_mathjax():
     out = md.renderInline("a step $t$ and $x < y$")
     assert "\\(t\\)" in out and "\\(x &lt; y\\)" in out and "$" not in out
     assert "\\[\\alpha\\]" in md.render("$$\\alpha$$")
+
+
+def test_chinese_decks_take_every_text_from_the_catalogues(tmp_path):
+    """The Chinese decks: objectives, summary, exercise titles and prompts through the pages' catalogues, with
+    nothing left English (a text missing from a catalogue is counted)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    md = slides.markdown()
+    for folder, pages, _ in slides.chapter_sources(toc):
+        tr = slides.Translator("zh_CN")
+        title, decks, counts = slides.deck(folder, pages, [], tmp_path, md, tr)
+        text = "\n".join(decks)
+        assert tr.missed == 0, f"{folder}: {tr.missed} texts without a translation"
+        assert "学习目标" in text and "练习" in text and "Learning objectives" not in text, folder
+        assert any("\u4e00" <= c <= "\u9fff" for c in title), title
+    english = slides.Translator("en")
+    assert english.block("book/ch02_gan/index", "- one\n- two") == "- one\n- two" and english.missed == 0
