@@ -118,7 +118,7 @@ def check_editions(folder: Path) -> list[str]:
     problems = []
     for page in sorted(folder.rglob("*.html")):
         rel = page.relative_to(folder)
-        if "_modules" in rel.parts or "_static" in rel.parts or rel.parts[0] in ("slides", "reports"):
+        if "_modules" in rel.parts or "_static" in rel.parts or "slides" in rel.parts or "reports" in rel.parts:
             continue
         html = page.read_text(encoding="utf-8", errors="replace")
         if 'http-equiv="Refresh"' in html[:2000] or rel.name in SKIP_PAGES:

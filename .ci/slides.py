@@ -195,7 +195,7 @@ def figures(notebooks: list[str], tr: Translator | None = None) -> tuple[list[di
             if cell.cell_type == "code" and pngs and m:
                 source = m.group(2)
                 if tr.language != "en":  # the whole caption paragraph is one message; drop its bold label
-                    translated = tr.message(name, nxt.source.strip())
+                    translated = tr.block(name, nxt.source.strip())  # a caption cell may hold more paragraphs
                     source = re.sub(r"^\*\*[^*]+\*\*\s*", "", translated) if translated != nxt.source.strip() else source
                 caption = " ".join(plain_myst(source).split())
                 written = cell.metadata.get("mystnb", {}).get("image", {}).get("alt")  # as the site shows it

@@ -2,7 +2,8 @@
 
 A figure a notebook cell draws becomes an image named by its content hash, and without help its alt text
 is that file name, which a screen reader reads out digit by digit. In this book every such figure is
-followed by a caption paragraph, "**Figure N.** What the panels show ...". This transform gives each
+followed by a caption paragraph, "**Figure N.** What the panels show ..." ("**图 N** ..." in the Chinese
+edition, whose captions come from the translations). This transform gives each
 image of the cell the caption's first sentence as alt text (with "panel k of n" when a cell draws several)
 and leaves images that already have a written alt text alone. The site test fails on any image whose alt
 text is still empty or a file name.
@@ -15,6 +16,7 @@ import re
 from docutils import nodes
 
 _FIGURE = re.compile(r"^Figure (\d+)[^.]*?\.\s+(.*)", re.S)  # also "Figure 4 and Table 2."
+_FIGURE_ZH = re.compile(r"^图 ?\d")  # the Chinese edition's captions: a bold label "图 N" (or "图 4 和表 2"), then text
 _FILE_LIKE = re.compile(r"(^|/)[^ ]+\.(png|jpe?g|svg|gif)$", re.I)
 
 
@@ -26,7 +28,7 @@ def _cell_of(node):
 
 def first_sentence(text: str) -> str:
     text = " ".join(text.split())
-    m = re.match(r"(.+?[.!?])(\s|$)", text)
+    m = re.match(r"(.+?(?:[.!?](?=\s|$)|[。！？]))", text)
     return (m.group(1) if m else text)[:300]
 
 
@@ -38,12 +40,22 @@ def _add_alt(app, doctree) -> None:
             continue
         siblings = cell.parent.children
         following = siblings[siblings.index(cell) + 1] if siblings.index(cell) + 1 < len(siblings) else None
-        m = _FIGURE.match(following.astext()) if isinstance(following, nodes.paragraph) else None
-        if m is None:
+        if not isinstance(following, nodes.paragraph):
             continue
-        alt = f"Figure {m.group(1)}: {first_sentence(m.group(2))}"
+        text = following.astext()
+        m = _FIGURE.match(text)
+        kids = [c for c in following.children if c.astext().strip()]  # a translated paragraph may start with ''
+        label = kids[0] if kids and isinstance(kids[0], nodes.strong) else None
+        if m is not None:
+            alt = f"Figure {m.group(1)}: {first_sentence(m.group(2))}"
+        elif label is not None and _FIGURE_ZH.match(label.astext()):
+            head = label.astext().rstrip(".。 ")
+            alt = f"{head}：{first_sentence(text.strip()[len(label.astext()):])}"
+        else:
+            continue
         for k, img in enumerate(images, 1):
-            img["alt"] = alt if len(images) == 1 else f"{alt} (panel {k} of {len(images)})"
+            panel = f" (panel {k} of {len(images)})" if m is not None else f"（第 {k} 幅，共 {len(images)} 幅）"
+            img["alt"] = alt if len(images) == 1 else alt + panel
 
 
 def setup(app):
