@@ -167,12 +167,11 @@ def test_sheet_and_apply_round_trip(tmp_path, monkeypatch):
 
 
 def test_every_page_has_a_catalogue():
-    pages = {p.relative_to(ROOT).with_suffix("").as_posix() for p in [*ROOT.glob("book/**/*.md"),
-                                                                       *ROOT.glob("notebooks/**/*.ipynb")]}
+    """Every page of _toc.yml (generated ones too: the API reference, the performance page) has its catalogue."""
     toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
-    in_toc = {p for p in pages if f"file: {p}\n" in toc + "\n" or toc.endswith(f"file: {p}")}
-    missing = sorted(p for p in in_toc if not (i18n.PO_DIR / f"{p}.po").is_file())
-    assert len(in_toc) > 50 and not missing, f"pages without a Chinese catalogue: {missing}"
+    pages = re.findall(r"^\s*(?:-\s*)?(?:file|root):\s*(\S+)\s*$", toc, re.M)
+    missing = sorted(p for p in pages if not (i18n.PO_DIR / f"{p}.po").is_file())
+    assert len(pages) >= 50 and not missing, f"pages without a Chinese catalogue: {missing} (of {len(pages)})"
 
 
 @pytest.mark.parametrize("path", CATALOGUES, ids=_page)
