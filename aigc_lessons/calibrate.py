@@ -31,13 +31,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from .thresholds import MEASURED as _MEASURED  # noqa: E402 - the threshold type lives on its own
 from .thresholds import Threshold  # noqa: E402
 
-__all__ = ["Threshold", "CHECKS", "failures", "assert_checks", "measure", "run_unit", "MEASURES", "FLOAT_PATHS",
-           "main"]
+__all__ = ["Threshold", "CHECKS", "Failure", "failed_checks", "failures", "assert_checks", "measure", "run_unit",
+           "MEASURES", "FLOAT_PATHS", "main"]
 
 #: check name -> mode -> metric -> threshold. Quick values: the worst run of ``tests/calibration.json``
 #: with margin (see the test); full values: the chapters' published-quality targets.
@@ -116,8 +116,24 @@ CHECKS: dict[str, dict[str, dict[str, Threshold]]] = {
 }
 
 
-def failures(name: str, metrics: dict[str, float], mode: str | None = None,
-             only: Iterable[str] | None = None) -> list[str]:
+class Failure(NamedTuple):
+    """One check that a measured value fails: the metric, its value, the threshold and the mode."""
+
+    metric: str
+    value: float
+    threshold: Threshold
+    mode: str
+
+    def english(self) -> str:
+        th = self.threshold
+        return f"{self.metric} = {self.value:.4g}, expected {th.op} {th.value:g} in {self.mode} mode ({th.why})"
+
+    def chinese(self) -> str:
+        return f"{self.metric} = {self.value:.4g}，应当 {self.threshold.op} {self.threshold.value:g}"
+
+
+def failed_checks(name: str, metrics: dict[str, float], mode: str | None = None,
+                  only: Iterable[str] | None = None) -> list[Failure]:
     """The checks of ``name`` that ``metrics`` fail in ``mode`` (empty when all hold); ``only`` restricts
     them to the metrics it names (a unit test asserts the checks of its own lines)."""
     from . import runtime
@@ -137,22 +153,25 @@ def failures(name: str, metrics: dict[str, float], mode: str | None = None,
         if metric not in metrics:
             raise KeyError(f"check {name!r} needs the metric {metric!r}; got {sorted(metrics)}")
         if not th.holds(float(metrics[metric])):
-            out.append(f"{metric} = {float(metrics[metric]):.4g}, expected {th.op} {th.value:g} in {m} mode ({th.why})")
+            out.append(Failure(metric, float(metrics[metric]), th, m))
     return out
+
+
+def failures(name: str, metrics: dict[str, float], mode: str | None = None,
+             only: Iterable[str] | None = None) -> list[str]:
+    """:func:`failed_checks` as English sentences, each with the reason of its threshold."""
+    return [f.english() for f in failed_checks(name, metrics, mode, only)]
 
 
 def assert_checks(name: str, metrics: dict[str, float], mode: str | None = None,
                   only: Iterable[str] | None = None) -> None:
     """Raise ``AssertionError`` listing every check of ``name`` (or of its metrics in ``only``) that
     ``metrics`` fail in ``mode``, in English (with the reason of each threshold) and in Chinese."""
-    bad = failures(name, metrics, mode, only)
+    bad = failed_checks(name, metrics, mode, only)
     if bad:
-        from . import runtime
-
-        m = runtime.resolve_mode(mode)
-        zh = "；".join(f"{k} = {float(metrics[k]):.4g}，应当 {th.op} {th.value:g}"
-                      for k, th in CHECKS[name][m].items() if (only is None or k in only) and not th.holds(float(metrics[k])))
-        raise AssertionError(f"{name}: " + "; ".join(bad) + f"\n{name}：{'快速' if m == 'quick' else '完整'}模式下未通过的检查：{zh}")
+        mode_zh = "快速" if bad[0].mode == "quick" else "完整"
+        raise AssertionError(f"{name}: " + "; ".join(f.english() for f in bad)
+                             + f"\n{name}：{mode_zh}模式下未通过的检查：" + "；".join(f.chinese() for f in bad))
 
 
 # ----------------------------------------------------------------------- the measurements (quick mode)

@@ -61,6 +61,18 @@ def test_assert_checks_names_every_failure():
         calibrate.run_unit("vae-mnist")
 
 
+def test_failed_checks_are_structured_and_both_languages_list_the_same_ones():
+    checks = calibrate.CHECKS["gan-2d"]["quick"]
+    bad = calibrate.failed_checks("gan-2d", {k: 0.0 for k in checks}, "quick")
+    assert [f.metric for f in bad] == list(checks) and all(f.value == 0.0 and f.mode == "quick" for f in bad)
+    assert [f.threshold for f in bad] == list(checks.values())
+    with pytest.raises(AssertionError) as info:
+        calibrate.assert_checks("gan-2d", {k: 0.0 for k in checks}, "quick")
+    english, chinese = str(info.value).split("\n")
+    assert english.count(" expected ") == chinese.count("应当") == len(checks)
+    assert chinese.startswith("gan-2d：快速模式下未通过的检查：")
+
+
 def test_unit_checks_repeat_their_quick_thresholds_in_full_mode():
     """Unit tests run in quick mode; their full-mode entries repeat the quick values and say so."""
     units = [name for name in calibrate.CHECKS if name.startswith("unit-")]
