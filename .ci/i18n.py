@@ -47,6 +47,8 @@ LANGUAGE = "zh_CN"
 LOCALE_ROOT = ROOT / "book" / "locale"
 PO_DIR = LOCALE_ROOT / LANGUAGE / "LC_MESSAGES"
 GLOSSARY = ROOT / "book" / "glossary.md"
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from editions import glossary_pairs  # noqa: E402 - the one reader of the glossary
 
 # --- what a message contains -------------------------------------------------------------------------------
 
@@ -111,8 +113,7 @@ def is_formula(msgid: str) -> bool:
 @lru_cache(maxsize=4)
 def glossary_entries(path: Path = GLOSSARY) -> frozenset[str]:
     """The glossary's term lines (``English · 中文``), exactly as they are messages of the glossary page."""
-    block = path.read_text(encoding="utf-8").split("```{glossary}", 1)[1].split("\n```", 1)[0]
-    return frozenset(line.strip() for line in block.splitlines() if " · " in line and not line.startswith((" ", ":")))
+    return frozenset(line for line, _, _ in glossary_pairs(path))
 
 
 def nothing_to_translate(msgid: str) -> bool:
@@ -184,11 +185,7 @@ def glossary_terms(path: Path = GLOSSARY) -> list[Term]:
     as it is in the translation (the Chinese ML literature writes ELBO, GAN, VAE, DDIM ...).
     """
     terms = []
-    block = path.read_text(encoding="utf-8").split("```{glossary}", 1)[1].split("\n```", 1)[0]
-    for line in block.splitlines():
-        if " · " not in line or line.startswith((" ", "#", "`", ":")):
-            continue
-        english, chinese = (part.strip() for part in line.split(" · ", 1))
+    for _, english, chinese in glossary_pairs(path):
         if not re.search(r"[\u4e00-\u9fff]", chinese):
             continue
         head = re.sub(r"\s*\(.*?\)", "", english).strip()
@@ -253,6 +250,15 @@ def po_path(page: str) -> Path:
 def read(path: Path) -> Catalog:
     with path.open("rb") as fh:
         return read_po(fh, locale=LANGUAGE if path.suffix == ".po" else None)
+
+
+def reviewed(page: str) -> dict[str, str]:
+    """The page's reviewed translations (translated and not fuzzy), message -> translation; empty without a
+    catalogue. What a build shows: Sphinx too skips fuzzy entries."""
+    path = po_path(page)
+    if not path.is_file():
+        return {}
+    return {m.id: m.string for m in read(path) if m.id and m.string and not m.fuzzy}
 
 
 def write(catalog: Catalog, path: Path) -> None:

@@ -87,6 +87,19 @@ class TranslateTocCaptions(SphinxTransform):
                 node["caption"] = node["rawcaption"] = translated
 
 
+def glossary_pairs(path: Path) -> list[tuple[str, str, str]]:
+    """Every term line of the glossary page's ``{glossary}`` block as (line, English, Chinese): a line
+    ``English · 中文`` that does not start with a space (a definition) or a colon (an option). The one reader
+    of the glossary: the Chinese search below and the translation checks of ``.ci/i18n.py`` use it."""
+    block = path.read_text(encoding="utf-8").split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    pairs = []
+    for line in block.splitlines():
+        if " · " in line and not line.startswith((" ", ":", "#", "`")):
+            english, chinese = (part.strip() for part in line.split(" · ", 1))
+            pairs.append((line.strip(), english, chinese))
+    return pairs
+
+
 def _search_terms(app, config) -> None:
     """Chinese search: Sphinx cuts the Chinese pages into words with jieba, whose general dictionary splits
     terms such as 判别器 into 判别 + 器, so a reader's search for the term would find nothing. The glossary's
@@ -102,12 +115,10 @@ def _search_terms(app, config) -> None:
         return
     import re
 
-    for line in glossary.read_text(encoding="utf-8").splitlines():
-        if " · " in line and not line.startswith((" ", "#")):
-            chinese = re.sub(r"[（(].*?[）)]", "", line.split(" · ", 1)[1])
-            for term in re.split(r"\s*[/、]\s*|\s+", chinese):
-                if re.search(r"[\u4e00-\u9fff]", term):
-                    jieba.add_word(term.strip())
+    for _, _, chinese in glossary_pairs(glossary):
+        for term in re.split(r"\s*[/、]\s*|\s+", re.sub(r"[（(].*?[）)]", "", chinese)):
+            if re.search(r"[\u4e00-\u9fff]", term):
+                jieba.add_word(term.strip())
 
 
 def setup(app):
