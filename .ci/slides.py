@@ -32,13 +32,14 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from figure_alt import drop_label, figure_caption, first_sentence  # noqa: E402 - the site's caption rules
 EXECUTED = [ROOT / "_build" / "jupyter_execute" / "notebooks", ROOT / "_build" / "executed" / "notebooks"]
 MAX_FORMULAS = 8
 MAX_FIGURES = 8
 
 _ROLE = re.compile(r"\{([a-z:]+)\}`([^`]*)`")
 _DISPLAY = re.compile(r"^\$\$\s*\n(.*?)\n\$\$[ \t]*(?:\((?P<label>[^)\s]+)\))?[ \t]*$", re.S | re.M)
-_FIGURE = re.compile(r"^\*\*Figure (\d+)[^*]*?\.\*\*\s*(.*)", re.S)  # also "**Figure 4 and Table 2.**"
 
 # The decks' own words, per language (the rest comes from the pages and their catalogues).
 WORDS = {
@@ -186,18 +187,17 @@ def figures(notebooks: list[str], tr: Translator | None = None) -> tuple[list[di
         for i, cell in enumerate(cells[:-1]):
             pngs = [o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
             nxt = cells[i + 1]
-            m = _FIGURE.match(nxt.source.strip()) if nxt.cell_type == "markdown" else None
+            m = figure_caption(nxt.source) if nxt.cell_type == "markdown" else None
             if cell.cell_type == "code" and pngs and m:
-                source = m.group(2)
+                source = m[1]
                 if tr.language != "en":  # the whole caption paragraph is one message; drop its bold label
                     translated = tr.block(name, nxt.source.strip())  # a caption cell may hold more paragraphs
-                    source = re.sub(r"^\*\*[^*]+\*\*\s*", "", translated) if translated != nxt.source.strip() else source
+                    source = drop_label(translated) if translated != nxt.source.strip() else source
                 caption = " ".join(plain_myst(source).split())
                 written = cell.metadata.get("mystnb", {}).get("image", {}).get("alt")  # as the site shows it
-                alt = (written if tr.language == "en" else None) or re.split(
-                    r"(?<=[.:。：])\s?", caption, maxsplit=1)[0].replace("$", "")
+                alt = (written if tr.language == "en" else None) or first_sentence(caption).replace("$", "")
                 figs.append({"png": base64.b64decode(pngs[-1]), "caption": caption, "alt": alt,
-                             "source": f"{Path(name).name}, {WORDS[tr.language]['figure']} {m.group(1)}"})
+                             "source": f"{Path(name).name}, {WORDS[tr.language]['figure']} {m[0]}"})
     return figs[:MAX_FIGURES], missing
 
 

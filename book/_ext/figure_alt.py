@@ -26,7 +26,26 @@ def _cell_of(node):
     return node
 
 
+def figure_caption(text: str) -> tuple[str, str] | None:
+    """(number, text) of an English caption "Figure N. text" (also "Figure 4 and Table 2. text"), given as
+    rendered text or as its markdown source with the bold label ("**Figure N.** text"); None for any other
+    paragraph. The one caption rule of the site's alt texts and of the slide decks (``.ci/slides.py``)."""
+    m = _FIGURE.match(re.sub(r"^\*\*([^*]+)\*\*\s*", r"\1 ", text.strip()))
+    return (m.group(1), m.group(2)) if m else None
+
+
+def is_chinese_label(label: str) -> bool:
+    """True for the bold label that opens a Chinese caption ("图 N", "图 4 和表 2")."""
+    return bool(_FIGURE_ZH.match(label.strip()))
+
+
+def drop_label(markdown: str) -> str:
+    """A caption's markdown without its bold label, in either language."""
+    return re.sub(r"^\*\*[^*]+\*\*\s*", "", markdown.strip())
+
+
 def first_sentence(text: str) -> str:
+    """The first sentence (English or Chinese punctuation) of ``text``, at most 300 characters."""
     text = " ".join(text.split())
     m = re.match(r"(.+?(?:[.!?](?=\s|$)|[。！？]))", text)
     return (m.group(1) if m else text)[:300]
@@ -43,12 +62,12 @@ def _add_alt(app, doctree) -> None:
         if not isinstance(following, nodes.paragraph):
             continue
         text = following.astext()
-        m = _FIGURE.match(text)
+        m = figure_caption(text)
         kids = [c for c in following.children if c.astext().strip()]  # a translated paragraph may start with ''
         label = kids[0] if kids and isinstance(kids[0], nodes.strong) else None
         if m is not None:
-            alt = f"Figure {m.group(1)}: {first_sentence(m.group(2))}"
-        elif label is not None and _FIGURE_ZH.match(label.astext()):
+            alt = f"Figure {m[0]}: {first_sentence(m[1])}"
+        elif label is not None and is_chinese_label(label.astext()):
             head = label.astext().rstrip(".。 ")
             alt = f"{head}：{first_sentence(text.strip()[len(label.astext()):])}"
         else:
