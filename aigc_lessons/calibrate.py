@@ -222,8 +222,6 @@ def _diffusion_2d(seed: int, untrained: bool) -> dict[str, float]:
 
 def _diffusion_mnist(seed: int, untrained: bool) -> dict[str, float]:
     """Notebook 13: unconditional DDIM samples of the U-Net scored by the classifier, against the untrained U-Net."""
-    import torch
-
     from . import diffusion, metrics
     from .data import load_mnist
 
@@ -231,11 +229,7 @@ def _diffusion_mnist(seed: int, untrained: bool) -> dict[str, float]:
     evaluator = metrics.mnist_evaluator("quick", "cpu", data=data, progress=False)
     config = diffusion.DiffusionMnistConfig.for_mode("quick", seed=seed, **({"steps": 0} if untrained else {}))
     result = diffusion.train_diffusion_mnist(config, "cpu", images=data[0][0], labels=data[0][1], progress=False)
-    n, steps = config.n_eval, config.sample_steps
-    trained = evaluator(diffusion.generate_digits(result.model, result.schedule, n, steps=steps, seed=123))
-    torch.manual_seed(config.seed)
-    fresh = evaluator(diffusion.generate_digits(diffusion.UNet(config.channels, config.emb_dim), result.schedule, n,
-                                                steps=steps, seed=123))
+    trained, fresh, _ = diffusion.score_vs_untrained(evaluator, result, config.n_eval, config.sample_steps)
     return {"frechet_vs_untrained": trained.frechet / fresh.frechet, "mean_confidence": trained.mean_confidence,
             "classes_present": trained.classes_present, "frechet_vs_floor": trained.frechet / evaluator.frechet_floor}
 

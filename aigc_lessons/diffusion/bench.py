@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from .. import metrics, runtime
 from .models import UNet
-from .train import Diffusion2DConfig, Diffusion2DResult, DiffusionMnistConfig, generate_digits, train_diffusion_2d, \
-    train_diffusion_mnist
+from .train import Diffusion2DConfig, Diffusion2DResult, DiffusionMnistConfig, DiffusionMnistResult, generate_digits, \
+    train_diffusion_2d, train_diffusion_mnist
 
-__all__ = ["Study2DConfig", "SEEDS_2D", "seed_runs_2d", "table_2d", "summary_2d", "bench_2d", "score_digits", "bench_mnist",
+__all__ = ["Study2DConfig", "SEEDS_2D", "seed_runs_2d", "table_2d", "summary_2d", "bench_2d", "score_digits", "score_vs_untrained", "bench_mnist",
            "family_table"]
 
 #: the GAN chapter's seeds (:class:`aigc_lessons.gan.Study2DConfig`)
@@ -117,9 +118,34 @@ def bench_2d(mode: str, device: torch.device) -> dict[str, object]:
             "train_seconds": float(sum(r.train_seconds for rs in runs.values() for r in rs))}
 
 
+class VsUntrained(NamedTuple):
+    """What :func:`score_vs_untrained` returns: the two scores and the trained model's samples."""
+
+    trained: object
+    untrained: object
+    samples: torch.Tensor
+
+
+def score_vs_untrained(evaluator, result: DiffusionMnistResult, n: int, steps: int, *, batch: int = 250
+                       ) -> VsUntrained:
+    """The trained U-Net's ``n`` unconditional DDIM samples (``steps`` steps, seed 123) and those of an untrained
+    U-Net initialised from the run's seed, both scored by ``evaluator``: the reference every check of the trained
+    model compares with (notebook 13, the bench, the calibration)."""
+    config = result.config
+    samples = generate_digits(result.model, result.schedule, n, steps=steps, seed=123, batch=batch)
+    trained = evaluator(samples)
+    torch.manual_seed(config.seed)
+    fresh = UNet(config.channels, config.emb_dim).to(next(result.model.parameters()).device)
+    untrained = evaluator(generate_digits(fresh, result.schedule, n, steps=steps, seed=123, batch=batch))
+    return VsUntrained(trained, untrained, samples)
+
+
 def score_digits(evaluator, images: torch.Tensor) -> dict[str, float]:
     """The ``gan-mnist`` metric names of ``images`` scored by an :class:`aigc_lessons.metrics.MnistEvaluator`."""
-    m = evaluator(images)
+    return _metric_names(evaluator(images))
+
+
+def _metric_names(m) -> dict[str, float]:
     return {"class_share_min": m.class_share_min, "class_share_max": m.class_share_max,
             "classes_present": m.classes_present, "mean_confidence": m.mean_confidence, "frechet": m.frechet}
 
@@ -172,10 +198,9 @@ def bench_mnist(mode: str, device: torch.device) -> dict[str, object]:
         return score_digits(evaluator, generate_digits(model, result.schedule, n_samples, seed=123, batch=batch, **kw))
 
     labels = torch.arange(n) % 10
-    trained = score(result.model, steps=steps)
+    scores = score_vs_untrained(evaluator, result, n, steps, batch=batch)
+    trained, untrained = _metric_names(scores.trained), _metric_names(scores.untrained)
     guided = score(result.model, labels=labels, guidance=config.guidance, steps=steps)
-    torch.manual_seed(config.seed)
-    untrained = score(UNet(config.channels, config.emb_dim).to(device), steps=steps)
     out = {**trained, "frechet_real_floor": evaluator.frechet_floor, "sampling_steps": steps, "n_samples": n,
            "frechet_untrained": untrained["frechet"], "guided": {"guidance": config.guidance, **guided},
            "classifier_test_accuracy": evaluator.classifier.test_accuracy, "steps": len(result.history["loss"])}

@@ -172,8 +172,30 @@ def test_full_mode_bench_records_both_sweeps(monkeypatch):
     tiny = tiny_unet_config(n_eval=20, sample_steps=2, steps=2)
     monkeypatch.setattr(diffusion.bench.DiffusionMnistConfig, "for_mode", classmethod(lambda cls, mode: tiny))
     out = diffusion.bench_mnist("full", torch.device("cpu"))["metrics"]
-    assert out["steps"] == 2 and out["n_samples"] == 20 and out["frechet_untrained"] == 3.0
+    # scored in this order: the trained U-Net, the untrained one (diffusion.score_vs_untrained), the guided samples
+    assert out["steps"] == 2 and out["n_samples"] == 20 and out["frechet"] == 1.0 and out["frechet_untrained"] == 2.0
+    assert out["guided"]["frechet"] == 3.0
     assert [r["sampling_steps"] for r in out["steps_sweep"]] == list(diffusion.bench.SWEEP_STEPS)
     assert [r["guidance"] for r in out["guidance_sweep"]] == list(diffusion.bench.SWEEP_GUIDANCE)
     assert calls == [20] * (3 + len(diffusion.bench.SWEEP_STEPS) + len(diffusion.bench.SWEEP_GUIDANCE))
     assert "steps_sweep" not in diffusion.bench_mnist("quick", torch.device("cpu"))["metrics"]
+
+
+def test_the_untrained_reference_is_the_runs_own_initialisation(digits):
+    """score_vs_untrained compares with a fresh U-Net from the run's seed: for a run of 0 steps the two coincide."""
+    images, labels = digits
+    result = diffusion.train_diffusion_mnist(tiny_unet_config(steps=0), "cpu", images=images, labels=labels,
+                                             progress=False)
+    seen = []
+
+    def evaluator(x):
+        seen.append(x.clone())
+        return float(x.mean())
+
+    trained, untrained, samples = diffusion.score_vs_untrained(evaluator, result, 6, 2)
+    assert samples.shape == (6, 1, 28, 28) and torch.equal(seen[0], samples)
+    assert torch.equal(seen[0], seen[1]) and trained == untrained
+    with torch.no_grad():  # a changed model no longer matches its initialisation: the scores then differ
+        next(result.model.parameters()).add_(1.0)
+    trained, untrained, _ = diffusion.score_vs_untrained(evaluator, result, 6, 2)
+    assert trained != untrained
