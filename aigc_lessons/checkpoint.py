@@ -154,6 +154,14 @@ def config_key(config: Any, *code: Any, length: int = 12) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
+def cache_path(name: str, config: Any, *code: Any, folder: str = "checkpoints") -> Path:
+    """``<cache>/<folder>/<name>-<key>.pt``, the key :func:`config_key` of ``config`` and ``code``: where a
+    chapter keeps the checkpoint (or the cached weights) of one configuration trained by one version of its code."""
+    from .data import cache_dir
+
+    return cache_dir() / folder / f"{name}-{config_key(config, *code)}.pt"
+
+
 def check_config(saved: Any, config: Any, path: str | os.PathLike) -> None:
     """Raise :class:`CheckpointError` naming each field where ``saved`` and ``config`` differ."""
     old, new = plain_config(saved), plain_config(config)

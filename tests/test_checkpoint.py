@@ -198,3 +198,22 @@ def test_config_key_names_a_file_by_config_and_code():
     assert checkpoint.config_key(quick, gan.dcgan, gan.train_dcgan) != key       # other code, other file
     assert checkpoint.config_key(quick) != key and len(key) == 12
     assert checkpoint.config_key(quick, gan.dcgan, length=8) == key[:8]
+
+
+def test_cache_path_is_the_one_naming_rule_of_the_chapters(monkeypatch, tmp_path):
+    """Every chapter names its default checkpoint with checkpoint.cache_path: <cache>/checkpoints/<name>-<key>.pt."""
+    import sys
+
+    from aigc_lessons import checkpoint, diffusion, gan, vae
+
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path))
+    quick = gan.DCGANConfig.for_mode("quick")
+    path = checkpoint.cache_path("x", quick, gan.dcgan)
+    assert path == tmp_path / "checkpoints" / f"x-{checkpoint.config_key(quick, gan.dcgan)}.pt"
+    assert checkpoint.cache_path("x", quick, gan.dcgan, folder="models").parent.name == "models"
+    assert gan.default_checkpoint_path(quick) == checkpoint.cache_path(
+        "dcgan-mnist", quick, gan.dcgan, sys.modules[gan.get_loss.__module__])
+    d = diffusion.DiffusionMnistConfig.for_mode("quick")
+    assert diffusion.default_checkpoint_path(d).parent == tmp_path / "checkpoints"
+    v = vae.VAEConfig.for_mode("quick")
+    assert vae.default_checkpoint_path(v, "vae-mnist") == tmp_path / "checkpoints" / f"vae-mnist-{v.key()}.pt"

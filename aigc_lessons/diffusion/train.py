@@ -20,8 +20,7 @@ import torch
 import torch.nn as nn
 
 from .. import runtime
-from ..checkpoint import config_key, resume_training, save_training
-from ..data import cache_dir
+from ..checkpoint import cache_path, resume_training, save_training
 from ..ema import averaged_copy, ema_update
 from ..gan.toy2d import get_mixture
 from .loss import noise_prediction_loss
@@ -265,10 +264,9 @@ def _mnist_training_set(images: Tensor | None, labels: Tensor | None) -> tuple[T
 
 def default_checkpoint_path(config: DiffusionMnistConfig, name: str = "diffusion-mnist") -> Path:
     """``<cache>/checkpoints/<name>-<key>.pt``, the key a hash of ``config`` and of the training code
-    (:func:`~aigc_lessons.checkpoint.config_key`), so an updated book trains afresh instead of refusing an old file."""
-    code = (sys.modules[__name__], sys.modules[noise_prediction_loss.__module__], sys.modules[UNet.__module__],
-            sys.modules[get_schedule.__module__])
-    return cache_dir() / "checkpoints" / f"{name}-{config_key(config, *code)}.pt"
+    (:func:`~aigc_lessons.checkpoint.cache_path`), so an updated book trains afresh instead of refusing an old file."""
+    return cache_path(name, config, sys.modules[__name__], sys.modules[noise_prediction_loss.__module__],
+                      sys.modules[UNet.__module__], sys.modules[get_schedule.__module__])
 
 
 def train_diffusion_mnist(config: DiffusionMnistConfig, device: torch.device | str | None = None, *,

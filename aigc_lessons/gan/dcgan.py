@@ -19,8 +19,7 @@ import torch
 import torch.nn as nn
 
 from .. import runtime
-from ..checkpoint import config_key, resume_training, save_training
-from ..data import cache_dir
+from ..checkpoint import cache_path, resume_training, save_training
 from ..ema import averaged_copy, ema_update
 from .losses import get_loss, r1_penalty
 
@@ -228,9 +227,8 @@ def _batch_indices(step: int, batch_size: int, n: int, seed: int) -> Tensor:
 
 def default_checkpoint_path(config: DCGANConfig, name: str = "dcgan-mnist") -> Path:
     """``<cache>/checkpoints/<name>-<key>.pt``, the key a hash of ``config`` and of this module's code
-    (:func:`~aigc_lessons.checkpoint.config_key`): an updated book starts a new file instead of refusing an old one."""
-    code = (sys.modules[__name__], sys.modules[get_loss.__module__])  # this module and the losses it trains with
-    return cache_dir() / "checkpoints" / f"{name}-{config_key(config, *code)}.pt"
+    (:func:`~aigc_lessons.checkpoint.cache_path`): an updated book starts a new file instead of refusing an old one."""
+    return cache_path(name, config, sys.modules[__name__], sys.modules[get_loss.__module__])  # and its losses
 
 
 def train_dcgan(config: DCGANConfig, device: torch.device | str | None = None, *,

@@ -19,7 +19,6 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import checkpoint as ckpt
-from .. import data as data_mod
 from .. import runtime
 from ..files import code_hash
 from . import bounds, models
@@ -156,7 +155,7 @@ class TrainResult:
 def default_checkpoint_path(config: VAEConfig, name: str = "vae") -> Path:
     """``<cache>/checkpoints/<name>-<config key>.pt``: one file per distinct configuration and version of
     the training code (see :meth:`VAEConfig.key`)."""
-    return data_mod.cache_dir() / "checkpoints" / f"{name}-{config.key()}.pt"
+    return ckpt.cache_path(name, config, _code_key())
 
 
 def _progress(config: VAEConfig, step: int, elapsed: float) -> float:
