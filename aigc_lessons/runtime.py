@@ -221,6 +221,21 @@ def process_map(func, items: list, workers: int = 1, *, progress: bool = True, d
     return results
 
 
+def train_runs(train, configs: list, device: torch.device | str | None = None, *, workers: int = 1,
+               progress: bool = True, desc: str = "runs") -> list:
+    """``[train(c, device, progress=progress) for c in configs]`` for independent, seeded training runs; on a
+    CPU with ``workers`` > 1, that many at a time in separate processes (:func:`process_map`), each run
+    ``train(c, "cpu", progress=False)`` (one bar counts the runs). The results do not depend on ``workers``.
+    On a GPU the runs go one after the other in this process. ``train`` must be a module-level function."""
+    import functools
+
+    dev = str(resolve_device(None if device is None else str(device)))
+    if workers > 1 and len(configs) > 1 and dev == "cpu":
+        return process_map(functools.partial(train, device="cpu", progress=False), configs, workers,
+                           progress=progress, desc=desc)
+    return [train(c, dev, progress=progress) for c in configs]
+
+
 @contextlib.contextmanager
 def distributed(device: torch.device | str | None = None) -> Iterator[tuple[int, int, torch.device]]:
     """The process group of a ``torchrun`` launch, as ``(rank, world_size, device)``.

@@ -104,3 +104,23 @@ def test_process_map_returns_results_in_input_order_with_or_without_processes():
     items = [3, 1, 4, 1, 5]
     assert process_map(_square, items, 1, progress=False) == [9, 1, 16, 1, 25]
     assert process_map(_square, items, 2, progress=False) == [9, 1, 16, 1, 25]
+
+
+def _fake_train(config: int, device: str | None = None, *, progress: bool = True) -> tuple:
+    import os
+
+    return config, str(device), progress, os.getpid()
+
+
+def test_train_runs_uses_processes_on_a_cpu_only_and_keeps_the_order():
+    import os
+
+    from aigc_lessons.runtime import train_runs
+
+    here = train_runs(_fake_train, [2, 7, 1], "cpu", workers=1, progress=False)
+    assert [r[:3] for r in here] == [(2, "cpu", False), (7, "cpu", False), (1, "cpu", False)]
+    assert {r[3] for r in here} == {os.getpid()}
+    there = train_runs(_fake_train, [2, 7, 1], "cpu", workers=2)  # each worker: no bar of its own
+    assert [r[:3] for r in there] == [(2, "cpu", False), (7, "cpu", False), (1, "cpu", False)]
+    assert os.getpid() not in {r[3] for r in there}
+    assert train_runs(_fake_train, [5], "cpu", workers=2, progress=True)[0][:3] == (5, "cpu", True)  # one run: here

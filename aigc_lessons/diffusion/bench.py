@@ -55,25 +55,16 @@ class Study2DConfig:
                                 full=dict(seeds=SEEDS_2D, gan_steps=20_000), **overrides)
 
 
-def _train_2d_worker(config: Diffusion2DConfig) -> Diffusion2DResult:
-    """Entry point of a worker process: one CPU run, no progress bar."""
-    return train_diffusion_2d(config, "cpu", progress=False)
-
-
 def seed_runs_2d(mode: str, seeds: tuple[int, ...] = SEEDS_2D, mixtures: tuple[str, ...] = ("ring", "grid"),
                  device: torch.device | str | None = None, progress: bool = True, workers: int = 1,
                  **overrides) -> dict[str, list[Diffusion2DResult]]:
     """``mixture -> runs``, one :func:`train_diffusion_2d` per seed with ``Diffusion2DConfig.for_mode(mode)``.
 
     On a CPU, ``workers`` > 1 trains that many runs at a time in separate processes
-    (:func:`aigc_lessons.runtime.process_map`); the results do not depend on it."""
+    (:func:`aigc_lessons.runtime.train_runs`); the results do not depend on it."""
     configs = [Diffusion2DConfig.for_mode(mode, mixture=mix, seed=s, **overrides) for mix in mixtures for s in seeds]
-    dev = str(runtime.resolve_device(None if device is None else str(device)))
-    if workers > 1 and dev == "cpu":
-        results = runtime.process_map(_train_2d_worker, configs, workers, progress=progress, desc="2-D diffusion")
-    else:
-        results = [train_diffusion_2d(c, dev, progress=progress) for c in configs]
-    it = iter(results)
+    it = iter(runtime.train_runs(train_diffusion_2d, configs, device, workers=workers, progress=progress,
+                                 desc="2-D diffusion"))
     return {mix: [next(it) for _ in seeds] for mix in mixtures}
 
 

@@ -131,26 +131,16 @@ def _table_row(mixture: str, method: str, runs: list[Gan2DResult], best: str) ->
             "train_seconds": float(sum(r.train_seconds for r in runs))}
 
 
-def _train_2d_worker(config: Gan2DConfig) -> Gan2DResult:
-    """Entry point of a worker process: one CPU run, no progress bar."""
-    result = train_gan_2d(config, "cpu", progress=False)
-    result.generator.cpu()
-    result.discriminator.cpu()
-    return result
-
-
 def train_many_2d(configs: list[Gan2DConfig], device: torch.device | str | None = None, *, workers: int = 1,
                   progress: bool = True) -> list[Gan2DResult]:
     """Train independent 2-D runs, ``workers`` at a time in separate processes (1: in this process;
-    :func:`aigc_lessons.runtime.process_map`, which also says what a script needs for several workers).
+    :func:`aigc_lessons.runtime.train_runs`; :func:`~aigc_lessons.runtime.process_map` says what a script
+    needs for several workers).
 
     Each run is seeded by its own config, so the results do not depend on ``workers``. On a CPU the
     runs use one thread each (:func:`aigc_lessons.runtime.single_thread_if_cpu`), so two workers keep two cores busy.
     """
-    dev = str(runtime.resolve_device(None if device is None else str(device)))
-    if workers <= 1 or len(configs) <= 1 or dev != "cpu":
-        return [train_gan_2d(c, dev, progress=progress) for c in configs]
-    return runtime.process_map(_train_2d_worker, configs, workers, progress=progress, desc="2-D runs")
+    return runtime.train_runs(train_gan_2d, configs, device, workers=workers, progress=progress, desc="2-D runs")
 
 
 def compare_methods_2d(study: Study2DConfig | None = None, mode: str | None = None,
