@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / ".ci"))
-from site_test import (RAW_LATEX_JS, block_other_hosts, find_chromium, serve,  # noqa: E402 - as the site test
+from site_test import (RAW_LATEX_JS, find_chromium, offline_context, serve,  # noqa: E402 - as the site test
                        wait_for_typesetting)
 
 PRINT_CSS = """
@@ -68,12 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     server, base = serve(folder)
     try:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            context = browser.new_context()
-            outside = block_other_hosts(context)
+        with offline_context(chromium) as (context, outside):
             page = context.new_page()
             page.goto(base + start_page(folder), wait_until="load", timeout=300_000)
             wait_for_typesetting(page, 300_000)
@@ -85,7 +80,6 @@ def main(argv: list[str] | None = None) -> int:
                                      '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',
                      margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
             raw = page.evaluate("() => { " + RAW_LATEX_JS + " return raw; }")
-            browser.close()
     finally:
         server.shutdown()
     if outside:

@@ -23,6 +23,7 @@ Chromium), so a reader's ``make test`` without a browser still passes, and says 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import re
@@ -31,7 +32,7 @@ import sys
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import quote, unquote, urljoin, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP_PAGES = {"genindex.html", "py-modindex.html", "search.html"}
@@ -170,6 +171,21 @@ def block_other_hosts(context) -> list[str]:
     return outside
 
 
+@contextlib.contextmanager
+def offline_context(chromium: str):
+    """A Playwright browser context of ``chromium`` that reaches 127.0.0.1 only (:func:`block_other_hosts`):
+    yields ``(context, blocked requests)`` and closes the browser on exit. The site test and ``make pdf`` use it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            context = browser.new_context()
+            yield context, block_other_hosts(context)
+        finally:
+            browser.close()
+
+
 def wait_for_typesetting(page, timeout_ms: int = 30_000) -> None:
     """Wait until MathJax has typeset the page and every mermaid diagram is an SVG."""
     if page.evaluate("!!window.MathJax"):
@@ -232,8 +248,11 @@ def check_job_explorer(page, base: str, pages: list[str], problems: list[str]) -
 
 def check_figure_zoom(page, base: str, folder: Path, pages: list[str], problems: list[str]) -> None:
     """A click on a notebook's figure shows it at full size over the page; Escape closes it."""
-    rel = next((p for p in pages if p.startswith("notebooks/") and "cell_output" in (folder / p).read_text("utf-8")
-                and "<img" in (folder / p).read_text("utf-8")), None)
+    def has_figure(rel: str) -> bool:
+        text = (folder / rel).read_text("utf-8")
+        return "cell_output" in text and "<img" in text
+
+    rel = next((p for p in pages if p.startswith("notebooks/") and has_figure(p)), None)
     if rel is None:
         problems.append("no notebook page with a figure in the site (were the notebooks executed?)")
         return
@@ -283,8 +302,6 @@ def check_slides(page, base: str, folder: Path, pages: list[str], problems: list
 
 
 def browser_checks(folder: Path, chromium: str) -> list[str]:
-    from playwright.sync_api import sync_playwright
-
     server, base = serve(folder)
     problems: list[str] = []
     shots = ROOT / "_build" / "site-test"
@@ -293,10 +310,7 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                    if "_modules" not in p.parts and "_static" not in p.parts and p.name not in SKIP_PAGES
                    and 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8", errors="replace")[:2000])
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            context = browser.new_context()
-            outside = block_other_hosts(context)
+        with offline_context(chromium) as (context, outside):
             page = context.new_page()
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -395,7 +409,6 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                     problems.append("phone width: the menu button does not open the chapter list")
             else:
                 problems.append("phone width: no visible menu button")
-            browser.close()
     finally:
         server.shutdown()
     if outside:
