@@ -95,13 +95,14 @@ def resolve(name: str):
     return getattr(importlib.import_module(module), func)
 
 
-def run(name: str, mode: str | None = None, device: str | None = None) -> dict[str, Any]:
-    """Run one benchmark and return its record (not yet written)."""
+def run(name: str, mode: str | None = None, device: str | None = None, **options) -> dict[str, Any]:
+    """Run one benchmark and return its record (not yet written); ``options`` go to the benchmark function
+    (``gan-2d`` takes ``methods``, a subset of the methods its study trains)."""
     m = runtime.resolve_mode(mode)
     d = runtime.resolve_device(device)
     func = resolve(name)
     start = time.perf_counter()
-    out = func(mode=m, device=d)
+    out = func(mode=m, device=d, **options)
     wall = time.perf_counter() - start
     dev_name = torch.cuda.get_device_name(d) if d.type == "cuda" else str(d)
     return {

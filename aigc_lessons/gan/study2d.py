@@ -187,9 +187,11 @@ def plot_snapshots_2d(result: Gan2DResult, steps: list[int] | None = None, axes=
     return axes
 
 
-def bench_2d(mode: str, device: torch.device) -> dict[str, object]:
-    """``python -m aigc_lessons.bench gan-2d``: the 2-D study of :func:`compare_methods_2d`."""
-    result = compare_methods_2d(Study2DConfig.for_mode(mode), mode, device, progress=True)
+def bench_2d(mode: str, device: torch.device, *, methods: tuple[str, ...] | None = None) -> dict[str, object]:
+    """``python -m aigc_lessons.bench gan-2d``: the 2-D study of :func:`compare_methods_2d`; ``methods``
+    restricts it to some of the methods (the record's ``config.study.methods`` says which ran)."""
+    study = Study2DConfig.for_mode(mode, **({"methods": tuple(methods)} if methods else {}))
+    result = compare_methods_2d(study, mode, device, progress=True)
     configs = {f"{mix}/{method}": asdict(runs[0].config) for (mix, method), runs in result.runs.items()}
     return {"config": {"study": asdict(result.study), "runs": configs}, "metrics": result.summary(),
             "train_seconds": result.train_seconds}

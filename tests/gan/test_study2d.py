@@ -85,3 +85,24 @@ def test_study_for_mode():
         gan.Study2DConfig(methods=("unrolled",))
     with pytest.raises(ValueError):
         gan.Study2DConfig(seeds=())
+
+
+def test_the_bench_can_run_a_subset_of_the_methods(monkeypatch):
+    from aigc_lessons import bench
+    from aigc_lessons.gan import study2d
+
+    seen = {}
+
+    def fake_compare(study, mode, device, progress=True):
+        seen["study"] = study
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(study2d, "compare_methods_2d", fake_compare)
+    with pytest.raises(RuntimeError, match="stop here"):
+        bench.run("gan-2d", "full", "cpu", methods=("r1_ema",))
+    assert seen["study"].methods == ("r1_ema",) and seen["study"].seeds == (0, 1, 2, 3, 4)
+    with pytest.raises(RuntimeError, match="stop here"):
+        bench.run("gan-2d", "quick", "cpu")
+    assert seen["study"].methods == tuple(gan.METHODS_2D)
+    with pytest.raises(KeyError, match="Unknown 2-D method"):
+        bench.run("gan-2d", "quick", "cpu", methods=("r2",))

@@ -59,9 +59,14 @@ def test_the_config_holds_its_method():
         quick, full = gan.Gan2DConfig.for_mode("quick", method=name), gan.Gan2DConfig.for_mode("full", method=name)
         assert quick.method == full.method == name and quick.method_spec == full.method_spec == spec
         # quick mode: the same number of discriminator updates for every method; five snapshots a run
-        assert quick.steps * spec.d_steps == 4000 and full.steps == 20_000 and quick.width == 64
+        assert quick.steps * spec.d_steps == 4000 and full.steps == (spec.full_steps or 20_000) and quick.width == 64
         assert (quick.snapshot_every, quick.checkpoint_every) == (quick.steps // 5, 1000)
-        assert (full.snapshot_every, full.checkpoint_every) == (4000, 2000)
+        assert (full.snapshot_every, full.checkpoint_every) == (full.steps // 5, 2000)
+    assert gan.Gan2DConfig.for_mode("full", method="r1_ema").steps == 40_000  # the one method trained longer
+    longer = gan.Method2D("non_saturating", full_steps=30_000)
+    assert gan.Gan2DConfig.for_mode("full", method="non_saturating", method_spec=longer).steps == 30_000
+    with pytest.raises(ValueError, match="full_steps"):
+        gan.Method2D("non_saturating", full_steps=0)
     assert gan.Gan2DConfig().method_spec == gan.METHODS_2D["non_saturating"]
     custom = gan.Method2D("hinge", lr=2e-4)
     cfg = gan.Gan2DConfig.for_mode("quick", method="non_saturating", method_spec=custom, steps=10)
