@@ -431,6 +431,19 @@ def section_gan_mnist(records: dict[str, dict], summary: list[list[Any]]) -> lis
     return out
 
 
+SPREAD_NOTE = ("*Mode width* is the root-mean-square distance of the high-quality samples to their centre, "
+               "divided by its value for samples of the mixture itself: 1.00 for the data, below 1 for modes narrower "
+               "than the data's. The high-quality share does not penalise narrow modes (a generator that put every "
+               "sample on a centre would score 100%): a share above the real-sample ceiling says that the generated "
+               "modes have lighter tails than the data's, not that they are better. A dash: the record was made "
+               "before this measure existed.")
+
+
+def widths(values: list) -> str:
+    """Per-seed mode widths, a dash for a record that has none."""
+    return ", ".join("—" if v is None else f"{float(v):.2f}" for v in values) if values else "—"
+
+
 def runs_2d(record: dict) -> dict[tuple[str, str], list[dict]]:
     """(mixture, method) -> runs sorted by seed, from a per-run record or a ``gan-2d`` bench record."""
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -445,9 +458,10 @@ def runs_2d(record: dict) -> dict[tuple[str, str], list[dict]]:
         if row.get("role", "seeds") != "seeds":  # older records also held single-seed selection rows
             continue
         ids = seeds if len(seeds) == len(row["per_seed_modes"]) else list(range(len(row["per_seed_modes"])))
+        spreads = row.get("per_seed_spread") or [None] * len(row["per_seed_modes"])
         groups[(row["mixture"], row["method"])] = [
-            {"seed": s, "modes_covered": mo, "high_quality": hq, "steps": row.get("steps")}
-            for s, mo, hq in zip(ids, row["per_seed_modes"], row["per_seed_hq"])]
+            {"seed": s, "modes_covered": mo, "high_quality": hq, "steps": row.get("steps"), "spread": sp}
+            for s, mo, hq, sp in zip(ids, row["per_seed_modes"], row["per_seed_hq"], spreads)]
     return groups
 
 
@@ -469,6 +483,13 @@ def section_gan_2d(records: dict[str, dict], summary: list[list[Any]]) -> list[s
             out += [f"`{name}` holds one record per run: every method below was trained on both mixtures with "
                     "every seed, each run in its own process. It is not the `gan-2d` bench's study protocol, which "
                     "also trains WGAN-GP and selects one best method.", ""]
+        studied = list(r.get("config", {}).get("study", {}).get("methods", []))
+        if r.get("bench") == "gan-2d" and studied and set(studied) != set(METHOD_ORDER):
+            names = ", ".join(f"`{m}`" for m in studied)
+            which = "the method" if len(studied) == 1 else "the methods"
+            trivial = ", so the protocol's choice of a best method had one candidate" if len(studied) == 1 else ""
+            out += [f"`{name}` is the `gan-2d` bench's study run with {which} {names} only ({len(studied)} of the "
+                    f"chapter's {len(METHOD_ORDER)} methods), every seed on both mixtures{trivial}.", ""]
         groups = runs_2d(r)
         order = {m: i for i, m in enumerate(METHOD_ORDER)}
         for mixture, (n_modes, hq_min) in TARGETS_2D.items():
@@ -486,17 +507,18 @@ def section_gan_2d(records: dict[str, dict], summary: list[list[Any]]) -> list[s
                     f"`{key[1]}`", ", ".join(f"{s:,}" for s in steps) or "?",
                     ", ".join(str(x["seed"]) for x in runs), ", ".join(map(str, modes)), min(modes),
                     f"{statistics.fmean(modes):.1f}", ", ".join(pct(h) for h in hq), pct(min(hq)),
-                    pct(statistics.fmean(hq)), f"{sum(every)} of {len(every)}", verdict(all(every))])
+                    pct(statistics.fmean(hq)), widths([x.get("spread") for x in runs]), f"{sum(every)} of {len(every)}",
+                    verdict(all(every))])
                 summary.append(["gan-2d", f"`{name}` ({mixture}, `{key[1]}`)",
                                 f"{n_modes}/{n_modes} modes at ≥ {pct(hq_min, 0)} in every seed",
                                 f"min {min(modes)} modes, min {pct(min(hq))}", verdict(all(every))])
             out += [f"**{mixture.capitalize()} of {n_modes}** (target: {n_modes} of {n_modes} modes and at least "
                     f"{pct(hq_min, 0)} high-quality samples in every seed):", ""]
             out += table(RUN_HEADER + ["method", "steps", "seeds", "modes covered per seed", "min", "mean",
-                                       "high-quality share per seed", "min", "mean", "seeds on target", "target"],
-                         rows)
+                                       "high-quality share per seed", "min", "mean", "mode width per seed",
+                                       "seeds on target", "target"], rows)
         out += notes([(name, r)])
-    return out
+    return out + [SPREAD_NOTE, ""]
 
 
 def section_diffusion(records: dict[str, dict], summary: list[list[Any]]) -> list[str]:
@@ -520,15 +542,16 @@ def section_diffusion(records: dict[str, dict], summary: list[list[Any]]) -> lis
             every = [mo >= n_modes and h >= hq_min for mo, h in zip(modes, hq)]
             steps = r.get("config", {}).get(mixture, {}).get("steps")
             rows.append(run_cells(name, r) + [mixture, f"{steps:,}" if steps else "?", ", ".join(map(str, modes)),
-                                              ", ".join(pct(h) for h in hq), f"{sum(every)} of {len(every)}",
-                                              verdict(all(every))])
+                                              ", ".join(pct(h) for h in hq),
+                                              widths(per_seed.get(f"{mixture}.spread", [])),
+                                              f"{sum(every)} of {len(every)}", verdict(all(every))])
             summary.append(["diffusion-2d", f"`{name}` ({mixture})",
                             f"{n_modes}/{n_modes} modes at ≥ {pct(hq_min, 0)} in every seed",
                             f"min {min(modes)} modes, min {pct(min(hq))}", verdict(all(every))])
     if rows:
         out += table(RUN_HEADER + ["mixture", "steps", "modes covered per seed", "high-quality share per seed",
-                                   "seeds on target", "target"], rows)
-        out += notes(items_2d)
+                                   "mode width per seed", "seeds on target", "target"], rows)
+        out += notes(items_2d) + [SPREAD_NOTE, ""]
     rows, curves = [], []
     t = TARGETS["diffusion-mnist"]
     for name, r in items_mnist:

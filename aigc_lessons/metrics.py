@@ -17,6 +17,7 @@ retrains it when the file is missing or belongs to another configuration.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ __all__ = [
     "frechet_distance_features",
     "ModeCoverage",
     "mode_coverage",
+    "real_spread",
     "MnistClassifier",
     "ClassifierConfig",
     "ClassifierResult",
@@ -115,13 +117,31 @@ class ModeCoverage:
 
     ``counts[k]`` is the number of samples within ``n_sigma`` standard deviations of mode ``k``;
     ``modes_covered`` counts modes with at least ``min_count`` such samples; ``high_quality`` is the
-    share (0-1) of samples within ``n_sigma`` standard deviations of *some* mode.
+    share (0-1) of samples within ``n_sigma`` standard deviations of *some* mode. ``spread`` is the
+    root-mean-square distance of those samples to their centre divided by its value for samples of the
+    mixture itself (:func:`real_spread`): 1 for the data, below 1 for modes narrower than the data's
+    (which the share of high-quality samples does not penalise), NaN without high-quality samples.
     """
 
     modes_covered: int
     n_modes: int
     high_quality: float
     counts: list[int]
+    spread: float = float("nan")
+
+
+def real_spread(dim: int, n_sigma: float = 3.0) -> float:
+    r"""RMS distance to its centre, in units of :math:`\sigma`, of a sample of :math:`N(c, \sigma^2 I_d)` that lies
+    within ``n_sigma`` standard deviations of the centre.
+
+    :math:`T = \lVert x - c\rVert^2/\sigma^2` follows a :math:`\chi^2_d` law, and
+    :math:`\E[T \mid T < a] = d\,P(\chi^2_{d+2} < a)/P(\chi^2_d < a)` with :math:`a` = ``n_sigma``²
+    (the density identity :math:`t f_d(t) = d f_{d+2}(t)`); for d = 2, a = 9: :math:`\sqrt{1.899} = 1.378`.
+    """
+    a = torch.tensor(n_sigma ** 2 / 2, dtype=torch.float64)
+    ratio = torch.special.gammainc(torch.tensor(dim / 2 + 1, dtype=torch.float64), a) / torch.special.gammainc(
+        torch.tensor(dim / 2, dtype=torch.float64), a)
+    return float(torch.sqrt(dim * ratio))
 
 
 def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, sigma: float, *, min_count: int = 20,
@@ -143,23 +163,34 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, sigma: float, *,
     dist, idx = torch.cdist(x, c).min(dim=1)
     good = dist < n_sigma * sigma
     counts = torch.bincount(idx[good], minlength=c.shape[0])
+    rms = float((dist[good].double() ** 2).mean().sqrt() / sigma) if bool(good.any()) else float("nan")
     return ModeCoverage(modes_covered=int((counts >= min_count).sum()), n_modes=int(c.shape[0]),
                         high_quality=float(good.float().mean()) if len(x) else 0.0,
-                        counts=[int(v) for v in counts])
+                        counts=[int(v) for v in counts], spread=rms / real_spread(c.shape[1], n_sigma))
 
 
-def coverage_over_seeds(modes: list[int], high_quality: list[float]) -> dict[str, object]:
+def coverage_over_seeds(modes: list[int], high_quality: list[float],
+                        spread: list[float] | None = None) -> dict[str, object]:
     """One table row's coverage columns from runs over seeds: ``modes_mean``/``modes_std`` and
     ``hq_mean``/``hq_std`` (sample standard deviation; NaN for one run) and the per-seed values
-    (``per_seed_modes``, ``per_seed_hq`` rounded to 4 digits). The GAN and diffusion 2-D tables share it."""
+    (``per_seed_modes``, ``per_seed_hq`` rounded to 4 digits); with the runs' ``spread``
+    (:class:`ModeCoverage`) also ``spread_mean`` and ``per_seed_spread`` (3 digits; None where a run had no
+    high-quality sample). The GAN and diffusion
+    2-D tables share it."""
     m = np.asarray(modes, dtype=float)
     q = np.asarray(high_quality, dtype=float)
-    if len(m) == 0 or len(m) != len(q):
-        raise ValueError(f"need one high-quality share per run, got {len(m)} mode counts and {len(q)} shares")
-    spread = len(m) > 1
-    return {"modes_mean": float(m.mean()), "modes_std": float(m.std(ddof=1)) if spread else float("nan"),
-            "hq_mean": float(q.mean()), "hq_std": float(q.std(ddof=1)) if spread else float("nan"),
-            "per_seed_modes": [int(v) for v in m], "per_seed_hq": [round(float(v), 4) for v in q]}
+    if len(m) == 0 or len(m) != len(q) or (spread is not None and len(spread) != len(m)):
+        raise ValueError(f"need one high-quality share per run (and one spread, when given), got {len(m)} mode "
+                         f"counts, {len(q)} shares and {None if spread is None else len(spread)} spreads")
+    several = len(m) > 1
+    out = {"modes_mean": float(m.mean()), "modes_std": float(m.std(ddof=1)) if several else float("nan"),
+           "hq_mean": float(q.mean()), "hq_std": float(q.std(ddof=1)) if several else float("nan"),
+           "per_seed_modes": [int(v) for v in m], "per_seed_hq": [round(float(v), 4) for v in q]}
+    if spread is not None:  # a run without high-quality samples has no spread: None (JSON null), not NaN
+        finite = [float(v) for v in spread if math.isfinite(v)]
+        out["spread_mean"] = float(np.mean(finite)) if len(finite) == len(spread) else None
+        out["per_seed_spread"] = [round(float(v), 3) if math.isfinite(v) else None for v in spread]
+    return out
 
 
 # ---------------------------------------------------------------------------- the MNIST classifier

@@ -167,6 +167,19 @@ def test_gan_2d_needs_every_mode_in_every_seed(tmp_path):
     assert sat.endswith("| 3 of 3 | met |") and "| no GPU used |" in sat, sat
 
 
+def test_a_gan_2d_bench_record_of_one_method(tmp_path):
+    row = {"mixture": "grid", "method": "r1_ema", "steps": 40000, "per_seed_modes": [25, 25],
+           "per_seed_hq": [0.985, 0.969], "per_seed_spread": [0.41, 0.43]}
+    _write(tmp_path / "r", "gan-2d.json", {**RUN, "bench": "gan-2d", "device": "cpu",
+                                           "config": {"study": {"methods": ["r1_ema"], "seeds": [3, 4]}},
+                                           "metrics": {"table": [row]}})
+    page = _render(tmp_path, tmp_path / "r")
+    assert "study run with the method `r1_ema` only (1 of the chapter's 5 methods)" in page
+    (r1,) = _rows(page, "| `r1_ema` |")
+    assert "| 40,000 | 3, 4 | 25, 25 | 25 | 25.0 | 98.50%, 96.90% |" in r1, r1
+    assert r1.endswith("| 0.41, 0.43 | 1 of 2 | **not met** |"), r1
+
+
 def test_shared_gpu_comes_from_provenance_only_for_the_run_it_describes(tmp_path):
     results = tmp_path / "results"
     # the file name of a 2026-11-26 record, but another run: the provenance entry does not apply
@@ -229,15 +242,16 @@ def test_diffusion_records_get_their_verdicts(tmp_path):
                                           "config": {"ring": {"steps": 100}, "grid": {"steps": 100}},
                                           "metrics": {"per_seed": {
                                               "ring.modes_covered": [8, 8], "ring.high_quality": [0.99, 0.985],
-                                              "grid.modes_covered": [25, 24], "grid.high_quality": [0.98, 0.99]}}})
+                                              "grid.modes_covered": [25, 24], "grid.high_quality": [0.98, 0.99],
+                                              "grid.spread": [0.7, None]}}})
     _write(results, "diffusion-mnist.json", {**RUN, "bench": "diffusion-mnist", "metrics": {
         "classes_present": 10, "mean_confidence": 0.95, "frechet": 3.0, "frechet_real_floor": 2.0, "steps": 50,
         "sampling_steps": 100, "class_share_min": 0.08,
         "steps_sweep": [{"sampling_steps": 5, "frechet": 9.0, "mean_confidence": 0.8, "class_share_min": 0.07}]}})
     page = _render(tmp_path, results)
     ring, grid = _rows(page, "`diffusion-2d.json` | cpu")
-    assert ring.endswith("| ring | 100 | 8, 8 | 99.00%, 98.50% | 2 of 2 | met |"), ring
-    assert grid.endswith("| grid | 100 | 25, 24 | 98.00%, 99.00% | 1 of 2 | **not met** |"), grid
+    assert ring.endswith("| ring | 100 | 8, 8 | 99.00%, 98.50% | — | 2 of 2 | met |"), ring  # no widths: a dash
+    assert grid.endswith("| grid | 100 | 25, 24 | 98.00%, 99.00% | 0.70, — | 1 of 2 | **not met** |"), grid
     (mnist,) = _rows(page, "`diffusion-mnist.json` | NVIDIA")
     assert mnist.endswith("| 10 | 0.950 | 3.00 | 2.00 | 1.50 | met |"), mnist  # 3.0 / 2.0 = 1.5 <= 2
     assert "| `diffusion-mnist.json` | sampling steps | 5 | 9.00 | 0.800 | 7.00% |" in page

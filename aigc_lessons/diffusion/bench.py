@@ -76,26 +76,33 @@ def table_2d(runs: dict[str, list[Diffusion2DResult]], method: str = "diffusion 
 
     rows = []
     for mix, rs in runs.items():
-        cov = metrics.coverage_over_seeds([r.modes_covered for r in rs], [r.high_quality for r in rs])
+        cov = metrics.coverage_over_seeds([r.modes_covered for r in rs], [r.high_quality for r in rs],
+                                          [r.coverage.spread for r in rs])
         rows.append({"mixture": mix, "method": method, "steps": rs[0].config.steps, "seeds": len(rs),
                      "modes_mean": cov["modes_mean"], "modes_std": cov["modes_std"],
                      "n_modes": get_mixture(mix).n_modes, "hq_mean": cov["hq_mean"], "hq_std": cov["hq_std"],
                      "per_seed_modes": cov["per_seed_modes"], "per_seed_hq": cov["per_seed_hq"],
+                     "spread_mean": cov["spread_mean"], "per_seed_spread": cov["per_seed_spread"],
                      "train_seconds": float(sum(r.train_seconds for r in rs))})
     return pd.DataFrame(rows)
 
 
 def summary_2d(runs: dict[str, list[Diffusion2DResult]]) -> dict[str, object]:
-    """The ``gan-2d`` metric names: ``MIXTURE.modes_covered`` and ``MIXTURE.high_quality`` (means), ``per_seed``."""
-    metrics: dict[str, object] = {}
+    """The ``gan-2d`` metric names: ``MIXTURE.modes_covered``, ``MIXTURE.high_quality`` and ``MIXTURE.spread``
+    (means), ``per_seed``."""
+    out: dict[str, object] = {}
     per_seed: dict[str, list[float]] = {}
     for mix, rs in runs.items():
         per_seed[f"{mix}.modes_covered"] = [r.modes_covered for r in rs]
         per_seed[f"{mix}.high_quality"] = [r.high_quality for r in rs]
-        metrics[f"{mix}.modes_covered"] = float(np.mean(per_seed[f"{mix}.modes_covered"]))
-        metrics[f"{mix}.high_quality"] = float(np.mean(per_seed[f"{mix}.high_quality"]))
-    metrics["per_seed"] = per_seed
-    return metrics
+        cov = metrics.coverage_over_seeds(per_seed[f"{mix}.modes_covered"], per_seed[f"{mix}.high_quality"],
+                                          [r.coverage.spread for r in rs])
+        per_seed[f"{mix}.spread"] = cov["per_seed_spread"]
+        out[f"{mix}.modes_covered"] = float(np.mean(per_seed[f"{mix}.modes_covered"]))
+        out[f"{mix}.high_quality"] = float(np.mean(per_seed[f"{mix}.high_quality"]))
+        out[f"{mix}.spread"] = cov["spread_mean"]
+    out["per_seed"] = per_seed
+    return out
 
 
 def bench_2d(mode: str, device: torch.device) -> dict[str, object]:

@@ -86,25 +86,29 @@ class Study2DResult:
 
     def summary(self) -> dict[str, object]:
         """The bench metrics of CONVENTIONS.md: means over seeds of the best method, per-seed lists,
-        and whether the chapter's full-mode targets hold on every seed."""
-        metrics: dict[str, object] = {"best_method": self.best}
+        and whether the chapter's full-mode targets hold on every seed; ``MIXTURE.spread`` (the width of the
+        generated modes relative to the data's, :class:`~aigc_lessons.metrics.ModeCoverage`) beside them."""
+        out: dict[str, object] = {"best_method": self.best}
         per_seed: dict[str, list[float]] = {}
         every_seed = True
         for mixture in self.study.mixtures:
             runs = self.runs[(mixture, self.best)]
             modes = [r.modes_covered for r in runs]
             hq = [r.high_quality for r in runs]
-            metrics[f"{mixture}.modes_covered"] = float(np.mean(modes))
-            metrics[f"{mixture}.high_quality"] = float(np.mean(hq))
+            out[f"{mixture}.modes_covered"] = float(np.mean(modes))
+            out[f"{mixture}.high_quality"] = float(np.mean(hq))
+            cov = metrics.coverage_over_seeds(modes, hq, [r.coverage.spread for r in runs])
+            out[f"{mixture}.spread"] = cov["spread_mean"]
             per_seed[f"{mixture}.modes_covered"] = modes
             per_seed[f"{mixture}.high_quality"] = hq
+            per_seed[f"{mixture}.spread"] = cov["per_seed_spread"]
             n_modes, share = TARGETS_2D[mixture]
             every_seed &= all(m >= n_modes and q >= share for m, q in zip(modes, hq))
-        metrics["per_seed"] = per_seed
-        metrics["targets_met_every_seed"] = bool(every_seed)
+        out["per_seed"] = per_seed
+        out["targets_met_every_seed"] = bool(every_seed)
         # single-seed rows have no spread: None (JSON null) rather than NaN, which is not valid JSON
-        metrics["table"] = self.table.astype(object).where(self.table.notna(), None).to_dict(orient="records")
-        return metrics
+        out["table"] = self.table.astype(object).where(self.table.notna(), None).to_dict(orient="records")
+        return out
 
 
 #: The chapter's full-mode targets, (modes to cover, share of high-quality samples), on every seed.
@@ -122,11 +126,12 @@ def _table_row(mixture: str, method: str, runs: list[Gan2DResult], best: str) ->
     modes = [r.modes_covered for r in runs]
     hq = [r.high_quality for r in runs]
     n_modes, share = TARGETS_2D.get(mixture, (get_mixture(mixture).n_modes, 1.0))
-    cov = metrics.coverage_over_seeds(modes, hq)
+    cov = metrics.coverage_over_seeds(modes, hq, [r.coverage.spread for r in runs])
     return {"mixture": mixture, "method": method, "chosen": method == best, "steps": runs[0].config.steps,
             "seeds": len(runs), "modes_mean": cov["modes_mean"], "modes_std": cov["modes_std"],
             "n_modes": get_mixture(mixture).n_modes, "hq_mean": cov["hq_mean"], "hq_std": cov["hq_std"],
             "per_seed_modes": cov["per_seed_modes"], "per_seed_hq": cov["per_seed_hq"],
+            "spread_mean": cov["spread_mean"], "per_seed_spread": cov["per_seed_spread"],
             "seeds_on_target": int(sum(m >= n_modes and q >= share for m, q in zip(modes, hq))),
             "train_seconds": float(sum(r.train_seconds for r in runs))}
 

@@ -2,11 +2,12 @@
 
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
 
-from aigc_lessons import gan
+from aigc_lessons import gan, metrics
 
 
 def _params(module):
@@ -34,12 +35,16 @@ def test_comparison_protocol_trains_everything_and_picks_on_the_first_seed():
     assert summary["per_seed"]["ring.high_quality"] == [r.high_quality for r in runs]
     assert summary["targets_met_every_seed"] is False  # 20 steps reach no target
     json.dumps(summary, allow_nan=False)  # the bench writes it: strict JSON, no NaN
+    best = res.runs[("ring", res.best)]
+    assert summary["per_seed"]["ring.spread"] == [None if math.isnan(r.coverage.spread) else
+                                                  round(r.coverage.spread, 3) for r in best]
 
     # the flag itself, on stand-in runs: true only when every seed of the chosen method meets both targets
     # (ring: 8 modes and 98% high quality; grid: 25 modes and 97%)
     class Run:
         def __init__(self, modes, hq):
             self.modes_covered, self.high_quality = modes, hq
+            self.coverage = metrics.ModeCoverage(modes, 25, hq, [], spread=0.9)
 
     def flag(ring, grid):
         runs = {**res.runs, ("ring", res.best): ring, ("grid", res.best): grid}
