@@ -347,6 +347,12 @@ def update(pot_dir: Path, only: list[str] | None = None) -> None:
         for message in catalog:
             if message.id and message.string:
                 message.string = myst_safe(message.string)
+        if path.exists():  # keep the file (and its header's date) when no message changed: no churn in git
+            def messages(c: Catalog) -> list[tuple]:
+                return [(m.id, m.string, m.fuzzy) for m in c if m.id]  # not the header, which holds the date
+
+            if messages(read(path)) == messages(catalog):
+                continue
         write(catalog, path)
     for stale in [] if only else sorted(PO_DIR.rglob("*.po")):
         if stale.relative_to(PO_DIR).with_suffix("").as_posix() not in pages:
