@@ -135,7 +135,7 @@ def real_spread(dim: int, n_sigma: float = 3.0) -> float:
     within ``n_sigma`` standard deviations of the centre.
 
     :math:`T = \lVert x - c\rVert^2/\sigma^2` follows a :math:`\chi^2_d` law, and
-    :math:`\E[T \mid T < a] = d\,P(\chi^2_{d+2} < a)/P(\chi^2_d < a)` with :math:`a` = ``n_sigma``²
+    :math:`\E[T \mid T < a] = d\,P(\chi^2_{d+2} < a)/P(\chi^2_d < a)` with :math:`a` = ``n_sigma`` squared
     (the density identity :math:`t f_d(t) = d f_{d+2}(t)`); for d = 2, a = 9: :math:`\sqrt{1.899} = 1.378`.
     """
     a = torch.tensor(n_sigma ** 2 / 2, dtype=torch.float64)

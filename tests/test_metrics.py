@@ -1,6 +1,7 @@
 """Fréchet distance, mode coverage and the cached MNIST evaluation classifier."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,6 +85,8 @@ def test_real_spread_matches_sampling(dim):
     r = torch.randn(400_000, dim, generator=torch.Generator().manual_seed(dim), dtype=torch.float64).norm(dim=1)
     assert metrics.real_spread(dim) == pytest.approx(float((r[r < 3] ** 2).mean().sqrt()), rel=2e-3)
     assert metrics.real_spread(2) == pytest.approx(math.sqrt(2 - 9 * math.exp(-4.5) / (1 - math.exp(-4.5))))
+    page = (Path(__file__).resolve().parent.parent / "book" / "ch02_gan" / "math.md").read_text(encoding="utf-8")
+    assert f"\\approx {metrics.real_spread(2) ** 2:.3f}" in page and f"{metrics.real_spread(2):.3f}\\,\\sigma" in page
 
 
 def test_spread_sees_modes_narrower_than_the_data():
