@@ -2,6 +2,7 @@
 
     python -m aigc_lessons.bench gan-2d gan-mnist vae-mnist lm-shakespeare lm-tang
     python -m aigc_lessons.bench --list
+    AIGC_MODE=full python -m aigc_lessons.bench gan-2d --methods r1_ema --device cpu   # one method, CPU processes
     AIGC_MODE=full python -m aigc_lessons.bench lm-shakespeare      # on a GPU
     AIGC_MODE=full torchrun --nproc_per_node 4 -m aigc_lessons.bench lm-shakespeare   # data parallel
 
@@ -134,7 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--mode", default=None, help="quick | full | auto (default: $AIGC_MODE or auto)")
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps")
+    parser.add_argument("--methods", default=None,
+                        help="gan-2d only: a comma-separated subset of the study's methods (e.g. r1_ema)")
     args = parser.parse_args(argv)
+    options = {"methods": tuple(m.strip() for m in args.methods.split(",") if m.strip())} if args.methods else {}
+    if options and set(args.names) - {"gan-2d"}:
+        print("error: --methods applies to gan-2d only", file=sys.stderr)
+        return 2
     if args.list or not args.names:
         for name, target in BENCHES.items():
             print(f"{name:20} {target}")
@@ -148,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 status = 2
                 continue
             try:
-                record = run(name, args.mode, str(device))
+                record = run(name, args.mode, str(device), **options)
             except KeyError as exc:
                 print(f"error: {exc.args[0]}", file=sys.stderr)
                 status = 2

@@ -111,3 +111,7 @@ def test_the_bench_can_run_a_subset_of_the_methods(monkeypatch):
     assert seen["study"].methods == tuple(gan.METHODS_2D)
     with pytest.raises(KeyError, match="Unknown 2-D method"):
         bench.run("gan-2d", "quick", "cpu", methods=("r2",))
+    with pytest.raises(RuntimeError, match="stop here"):  # the command line's --methods
+        bench.main(["gan-2d", "--mode", "full", "--device", "cpu", "--methods", "r1_ema, pacgan"])
+    assert seen["study"].methods == ("r1_ema", "pacgan")
+    assert bench.main(["gan-2d", "lm-tang", "--methods", "r1_ema"]) == 2  # the option belongs to gan-2d
