@@ -156,7 +156,8 @@ calibrate: venv data
 	$(BIN)/python -m aigc_lessons.calibrate
 
 bench: venv data
-	$(BIN)/python -m aigc_lessons.bench gan-2d gan-mnist vae-mnist lm-shakespeare lm-tang
+	$(BIN)/python -m aigc_lessons.bench first-look-bigram gan-2d gan-mnist vae-mnist diffusion-2d diffusion-mnist \
+		lm-shakespeare lm-tang careers-finetune
 
 clean:
 	rm -rf _build

@@ -45,3 +45,15 @@ def test_under_torchrun_only_the_data_parallel_benches_run(monkeypatch, capsys):
     monkeypatch.setattr(runtime, "distributed", two_processes)
     assert bench.main(["gan-2d"]) == 2
     assert "gan-2d runs on one process; under torchrun only lm-shakespeare, lm-tang" in capsys.readouterr().err
+
+
+def test_make_bench_runs_every_registered_benchmark():
+    import re
+    from pathlib import Path
+
+    from aigc_lessons import bench
+
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^bench:.*\n((?:\t.*\n)+)", makefile, re.M).group(1).replace("\\\n", " ")
+    names = recipe.split("aigc_lessons.bench", 1)[1].split()
+    assert sorted(names) == sorted(bench.BENCHES), names
