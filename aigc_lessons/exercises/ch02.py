@@ -3,6 +3,7 @@ that keeps the two players apart, and the mode-coverage count of the 2-D benchma
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -175,6 +176,7 @@ def _check_count_modes(fn) -> None:
                4 * torch.randn(456, 2, generator=gen)]
         samples = torch.cat(pts)
         ref = metrics.mode_coverage(samples, centers, mix.sigma)
+        rule_min = inspect.signature(metrics.mode_coverage).parameters["min_count"].default  # the book's 20
         got = fn(samples.clone(), centers.clone(), mix.sigma)
         expect(isinstance(got, tuple) and len(got) == 2, "return a pair (modes covered, high-quality share).",
                "请返回一个二元组（被覆盖的模式数，高质量样本占比）。")
@@ -182,9 +184,9 @@ def _check_count_modes(fn) -> None:
         expect(int(modes) == ref.modes_covered,
                f"on the {name} ({len(centers)} modes) you count {int(modes)} modes covered; the rule gives "
                f"{ref.modes_covered}. Assign each high-quality sample to its *nearest* centre, and count a mode only "
-               f"from {20} such samples.",
+               f"from {rule_min} such samples.",
                f"在 {name} 混合分布（{len(centers)} 个模式）上，你数出 {int(modes)} 个被覆盖的模式；按规则应为 "
-               f"{ref.modes_covered} 个。把每个高质量样本分配给离它*最近*的中心，并且只有当这样的样本达到 {20} 个时"
+               f"{ref.modes_covered} 个。把每个高质量样本分配给离它*最近*的中心，并且只有当这样的样本达到 {rule_min} 个时"
                "才把该模式计为被覆盖。")
         expect_close(float(hq), ref.high_quality, f"the high-quality share on the {name}", rtol=1e-6,
                      hint="it is the share of *all* samples within 3 sigma of their nearest centre.",

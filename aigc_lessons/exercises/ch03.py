@@ -383,8 +383,8 @@ def _check_importance_weighted_bound(fn) -> None:
            f"你的下界超过了它所界定的对数证据：{table_zh}，但第一个数据点的 log p(x) = {log_px[0]:.3f}。"
            "k 个权重的平均是把它们的和除以 k。")
     expect(bool((log_px - mk < 0.5 * (log_px - elbo)).all()),
-           f"at k = 64 the bound should close most of the ELBO's gap: {table}, log p(x) = {log_px[0]:.3f}.",
-           f"k = 64 时，下界应当弥合 ELBO 的大部分差距：{table_zh}，log p(x) = {log_px[0]:.3f}。")
+           f"at k = {kmax} the bound should close most of the ELBO's gap: {table}, log p(x) = {log_px[0]:.3f}.",
+           f"k = {kmax} 时，下界应当弥合 ELBO 的大部分差距：{table_zh}，log p(x) = {log_px[0]:.3f}。")
     # exact at the posterior: every weight equals p(x)
     model2, _ = _lg_model(diagonal_posterior=True)
     post_mean, post_cov = model2.posterior(x3)

@@ -295,9 +295,9 @@ def _check_nucleus_probs(fn) -> None:
     for p in (0.5, 0.8, 0.95):
         got = expect_shape(fn(logits.clone(), p), (3, 6), f"the distribution for logits (3, 6) and p = {p}",
                            f"logits 为 (3, 6)、p = {p} 时的分布")
-        expect(bool(torch.isfinite(got).all()), f"with p = {p} your distribution contains NaN or infinity: the first "
-                                                "token of each row is always kept, so a row is never empty.",
-               f"p = {p} 时，你的分布含有 NaN 或无穷大：每一行的第一个词元总会被保留，所以任何一行都不会为空。")
+        expect(bool(torch.isfinite(got).all()), f"with p = {p} your distribution contains NaN or infinity: the most "
+                                                "probable token of each row is always kept, so a row is never empty.",
+               f"p = {p} 时，你的分布含有 NaN 或无穷大：每一行中概率最大的词元总会被保留，所以任何一行都不会为空。")
         expect_close(got.sum(-1), torch.ones(3), f"the row sums for p = {p}", rtol=1e-5,
                      hint="renormalise: divide the kept probabilities by their total.",
                      what_zh=f"p = {p} 时的各行之和", hint_zh="重新归一化：把保留下来的概率除以它们的总和。")
