@@ -102,6 +102,7 @@ def run(name: str, mode: str | None = None, device: str | None = None, **options
     m = runtime.resolve_mode(mode)
     d = runtime.resolve_device(device)
     func = resolve(name)
+    commit = _commit()  # the code that runs: read before a long run, during which the checkout may move on
     start = time.perf_counter()
     out = func(mode=m, device=d, **options)
     wall = time.perf_counter() - start
@@ -111,7 +112,7 @@ def run(name: str, mode: str | None = None, device: str | None = None, **options
         "mode": m,
         "device": dev_name,
         "torch": torch.__version__,
-        "commit": _commit(),
+        "commit": commit,
         "date": _dt.date.today().isoformat(),
         "train_seconds": round(float(out.get("train_seconds", wall)), 2),
         "wall_seconds": round(wall, 2),

@@ -57,3 +57,17 @@ def test_make_bench_runs_every_registered_benchmark():
     recipe = re.search(r"^bench:.*\n((?:\t.*\n)+)", makefile, re.M).group(1).replace("\\\n", " ")
     names = recipe.split("aigc_lessons.bench", 1)[1].split()
     assert sorted(names) == sorted(bench.BENCHES), names
+
+
+def test_the_record_names_the_commit_that_started_the_run(monkeypatch):
+    """A long run must not take the commit of a checkout that moved on while it trained."""
+    head = iter(["aaaa111", "bbbb222"])
+    monkeypatch.setattr(bench, "_commit", lambda: next(head))
+    monkeypatch.setitem(bench.BENCHES, "toy", "tests.test_bench:_toy_bench")
+    record = bench.run("toy", "quick", "cpu")
+    assert record["commit"] == "aaaa111" and record["metrics"] == {"x": 1.0}
+
+
+def _toy_bench(mode, device):
+    bench._commit()  # the checkout moves on while the benchmark runs
+    return {"config": {}, "metrics": {"x": 1.0}, "train_seconds": 0.0}
