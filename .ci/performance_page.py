@@ -66,6 +66,11 @@ PROVENANCE: dict[str, dict[str, Any]] = {
         "commit": "16db191", "date": "2026-11-27", "shared_gpu": None,
         "detail": "on the 2-core development machine (no GPU): two single-thread processes, one 20,000-step run "
                   "each at a time, 10 runs in 39 minutes; documentation builds shared the cores part of the time"},
+    "gan-2d.json": {
+        "commit": "e31ea41", "date": "2026-11-27", "shared_gpu": None,
+        "detail": "on the 2-core development machine (no GPU): the study restricted to `r1_ema` (`--methods "
+                  "r1_ema`), two single-thread processes, ten 40,000-step runs in 48 minutes; tests and "
+                  "documentation builds shared the cores part of the time"},
     "gan-2d-runs.json": {
         "commit": "7394f7b", "date": "2026-11-26", "shared_gpu": None,
         "detail": "one single-thread CPU process per run on the GPU machine's CPU cores; no GPU was used"},
@@ -469,9 +474,9 @@ def section_gan_2d(records: dict[str, dict], summary: list[list[Any]]) -> list[s
     items = of_bench(records, "gan-2d", "gan-2d-per-run")
     out = ["(perf-gan-2d)=", "## GANs on 2-D mixtures of Gaussians (`gan-2d`)", "",
            "Targets, in every seed: all 8 modes of the ring with at least 98% high-quality samples, and all 25 "
-           f"modes of the grid with at least 97%. Even real samples score only {pct(1 - math.exp(-4.5), 1)} high "
-           "quality (within three standard deviations of a centre); the counting rule and that ceiling are in "
-           "{ref}`ch02-metrics-math`. The anchors are the 2-D experiments of VEEGAN {cite:p}`srivastava2017veegan` "
+           f"modes of the grid with at least 97%. Real samples score {pct(1 - math.exp(-4.5), 1)} high quality "
+           "(within three standard deviations of a centre), and a generator whose modes are narrower than the "
+           "data's scores more; the counting rule, that value and the mode width are in {ref}`ch02-metrics-math`. The anchors are the 2-D experiments of VEEGAN {cite:p}`srivastava2017veegan` "
            "and PacGAN {cite:p}`lin2018pacgan`, which report the number of modes captured and the share of "
            "high-quality samples on a ring of 8 and a grid of 25 Gaussians for several GAN variants. This page "
            "does not repeat their numbers: they would compare like with like only under the same networks, "
@@ -646,7 +651,8 @@ def render(results: Path, calibration: Path) -> str:
     body += section_calibration(calibration)
 
     head = ["(performance)=", "# Performance", "",
-            "What the course's models reach when they are trained in full mode on a GPU, next to the targets each "
+            "What the course's models reach when they are trained in full mode (on a GPU, or on CPU cores for the "
+            "small 2-D models), next to the targets each "
             "chapter sets and the published numbers that motivated them. Every measured number on this page is "
             "read from the benchmark records in `results/` when the book is built (`.ci/performance_page.py`), and "
             "every verdict is computed from them; nothing here is typed by hand except the targets and the "
@@ -655,7 +661,8 @@ def render(results: Path, calibration: Path) -> str:
             "Each row names the device, the torch version, the commit and the date of its run, and whether the GPU "
             "was shared with other jobs at the time. A shared GPU (or a busy host CPU) changes how many steps fit "
             "into a time budget, and so the result: compare rows with that in mind. The anchors come from other "
-            "code on other hardware; they show the scale of a good result, not a race.", ""]
+            "code on other hardware; they show the scale of a good result, not a race. A question mark in a table "
+            "means that the record was made before that quantity was recorded.", ""]
     if records:
         head += ["## At a glance", ""]
         head += table(["bench", "record", "target", "measured", "verdict"], summary) if summary else [
