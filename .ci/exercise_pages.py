@@ -89,7 +89,13 @@ def page(chapter: int) -> str:
              ""]
     for ex in exs:
         sol = f"/aigc_lessons/exercises/solutions/ch{chapter:02d}.py"
+        start = "/" + Path(inspect.getsourcefile(ex.template)).resolve().relative_to(ROOT).as_posix()
         lines += [f"## {ex.key} {ex.title} ({ex.level})", "", ex.prompt, "",
+                  "The starting code, as in the notebook:", "",
+                  f"```{{literalinclude}} {start}",  # the template cell of the notebook, from the same source
+                  ":language: python",
+                  f":pyobject: {ex.template.__name__}",
+                  "```", "",
                   f"The function to write: `{ex.name}`; its check: `exercises.check(\"{ex.key}\", {ex.name})`.", "",
                   ":::{dropdown} Solution",
                   f"```{{literalinclude}} {sol}",
