@@ -71,6 +71,10 @@ PROVENANCE: dict[str, dict[str, Any]] = {
         "detail": "on the 2-core development machine (no GPU): the study restricted to `r1_ema` (`--methods "
                   "r1_ema`), two single-thread processes, ten 40,000-step runs in 48 minutes; tests and "
                   "documentation builds shared the cores part of the time"},
+    "gan-2d-r1-ema-20k.json": {
+        "commit": "b4be5c0", "date": "2026-11-26", "shared_gpu": None,
+        "detail": "r1_ema at the 20,000 steps full mode then gave it, on the 2-core development machine (no GPU), "
+                  "two single-thread processes"},
     "gan-2d-runs.json": {
         "commit": "7394f7b", "date": "2026-11-26", "shared_gpu": None,
         "detail": "one single-thread CPU process per run on the GPU machine's CPU cores; no GPU was used"},
