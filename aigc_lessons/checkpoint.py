@@ -32,7 +32,7 @@ import torch
 from .files import atomic_write, code_hash
 
 __all__ = ["CheckpointError", "config_key", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state",
-           "plain_config", "check_config", "save_training", "resume_training"]
+           "plain_config", "cache_path", "check_config", "save_training", "resume_training"]
 
 
 class CheckpointError(RuntimeError):

@@ -31,9 +31,8 @@ from .sampling import classifier_free_guidance, ddim_sample, ddpm_sample, timest
 from .models import GaussianMixtureDenoiser, MLPDenoiser, ResBlock, UNet, timestep_embedding
 from .train import (Diffusion2DConfig, Diffusion2DResult, DiffusionMnistConfig, DiffusionMnistResult,
                     default_checkpoint_path, generate_digits, sample_2d, train_diffusion_2d, train_diffusion_mnist)
-from .bench import (SEEDS_2D, Study2DConfig, bench_2d, bench_mnist, family_table, score_digits, score_vs_untrained,
-                    seed_runs_2d,
-                    summary_2d, table_2d)
+from .bench import (SEEDS_2D, Study2DConfig, VsUntrained, bench_2d, bench_mnist, family_table, score_digits,
+                    score_vs_untrained, seed_runs_2d, summary_2d, table_2d)
 from .mistakes import (mistake_alpha_bar_off_by_one, mistake_marginal_with_beta, mistake_noise_at_last_step,
                        mistake_schedule_mismatch, mistake_unit_range_images, sample_scores)
 
@@ -53,7 +52,8 @@ __all__ = [
     "Diffusion2DConfig", "Diffusion2DResult", "train_diffusion_2d", "sample_2d", "DiffusionMnistConfig",
     "DiffusionMnistResult", "train_diffusion_mnist", "generate_digits", "default_checkpoint_path",
     # benchmarks
-    "SEEDS_2D", "Study2DConfig", "seed_runs_2d", "table_2d", "summary_2d", "bench_2d", "score_digits", "score_vs_untrained", "bench_mnist",
+    "SEEDS_2D", "Study2DConfig", "seed_runs_2d", "table_2d", "summary_2d", "bench_2d", "score_digits", "VsUntrained",
+    "score_vs_untrained", "bench_mnist",
     "family_table",
     # mistakes
     "sample_scores", "mistake_alpha_bar_off_by_one", "mistake_marginal_with_beta", "mistake_noise_at_last_step",

@@ -20,8 +20,8 @@ from .models import UNet
 from .train import Diffusion2DConfig, Diffusion2DResult, DiffusionMnistConfig, DiffusionMnistResult, generate_digits, \
     train_diffusion_2d, train_diffusion_mnist
 
-__all__ = ["Study2DConfig", "SEEDS_2D", "seed_runs_2d", "table_2d", "summary_2d", "bench_2d", "score_digits", "score_vs_untrained", "bench_mnist",
-           "family_table"]
+__all__ = ["Study2DConfig", "SEEDS_2D", "seed_runs_2d", "table_2d", "summary_2d", "bench_2d", "score_digits",
+           "VsUntrained", "score_vs_untrained", "bench_mnist", "family_table"]
 
 #: the GAN chapter's seeds (:class:`aigc_lessons.gan.Study2DConfig`)
 SEEDS_2D = (0, 1, 2, 3, 4)
