@@ -12,7 +12,6 @@ import os
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from .. import metrics, runtime
@@ -98,8 +97,8 @@ def summary_2d(runs: dict[str, list[Diffusion2DResult]]) -> dict[str, object]:
         cov = metrics.coverage_over_seeds(per_seed[f"{mix}.modes_covered"], per_seed[f"{mix}.high_quality"],
                                           [r.coverage.spread for r in rs])
         per_seed[f"{mix}.spread"] = cov["per_seed_spread"]
-        out[f"{mix}.modes_covered"] = float(np.mean(per_seed[f"{mix}.modes_covered"]))
-        out[f"{mix}.high_quality"] = float(np.mean(per_seed[f"{mix}.high_quality"]))
+        out[f"{mix}.modes_covered"] = cov["modes_mean"]
+        out[f"{mix}.high_quality"] = cov["hq_mean"]
         out[f"{mix}.spread"] = cov["spread_mean"]
     out["per_seed"] = per_seed
     return out

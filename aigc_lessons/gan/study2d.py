@@ -95,9 +95,9 @@ class Study2DResult:
             runs = self.runs[(mixture, self.best)]
             modes = [r.modes_covered for r in runs]
             hq = [r.high_quality for r in runs]
-            out[f"{mixture}.modes_covered"] = float(np.mean(modes))
-            out[f"{mixture}.high_quality"] = float(np.mean(hq))
             cov = metrics.coverage_over_seeds(modes, hq, [r.coverage.spread for r in runs])
+            out[f"{mixture}.modes_covered"] = cov["modes_mean"]
+            out[f"{mixture}.high_quality"] = cov["hq_mean"]
             out[f"{mixture}.spread"] = cov["spread_mean"]
             per_seed[f"{mixture}.modes_covered"] = modes
             per_seed[f"{mixture}.high_quality"] = hq
