@@ -453,6 +453,17 @@ def widths(values: list) -> str:
     return ", ".join("—" if v is None else f"{float(v):.2f}" for v in values) if values else "—"
 
 
+def on_target_2d(bench: str, label: str, mixture: str, modes: list[int], hq: list[float],
+                 summary: list[list[Any]]) -> list[str]:
+    """The last two cells of a 2-D row (seeds on target, verdict), with its summary row appended: a seed is on
+    target when it covers every mode of ``mixture`` with at least the target share of high-quality samples."""
+    n_modes, hq_min = TARGETS_2D[mixture]
+    every = [mo >= n_modes and h >= hq_min for mo, h in zip(modes, hq)]
+    summary.append([bench, label, f"{n_modes}/{n_modes} modes at ≥ {pct(hq_min, 0)} in every seed",
+                    f"min {min(modes)} modes, min {pct(min(hq))}", verdict(all(every))])
+    return [f"{sum(every)} of {len(every)}", verdict(all(every))]
+
+
 def runs_2d(record: dict) -> dict[tuple[str, str], list[dict]]:
     """(mixture, method) -> runs sorted by seed, from a per-run record or a ``gan-2d`` bench record."""
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -510,17 +521,13 @@ def section_gan_2d(records: dict[str, dict], summary: list[list[Any]]) -> list[s
                 runs = groups[key]
                 modes = [int(x["modes_covered"]) for x in runs]
                 hq = [float(x["high_quality"]) for x in runs]
-                every = [mo >= n_modes and h >= hq_min for mo, h in zip(modes, hq)]
                 steps = sorted({x.get("steps") for x in runs if x.get("steps") is not None})
                 rows.append(run_cells(name, r) + [
                     f"`{key[1]}`", ", ".join(f"{s:,}" for s in steps) or "?",
                     ", ".join(str(x["seed"]) for x in runs), ", ".join(map(str, modes)), min(modes),
                     f"{statistics.fmean(modes):.1f}", ", ".join(pct(h) for h in hq), pct(min(hq)),
-                    pct(statistics.fmean(hq)), widths([x.get("spread") for x in runs]), f"{sum(every)} of {len(every)}",
-                    verdict(all(every))])
-                summary.append(["gan-2d", f"`{name}` ({mixture}, `{key[1]}`)",
-                                f"{n_modes}/{n_modes} modes at ≥ {pct(hq_min, 0)} in every seed",
-                                f"min {min(modes)} modes, min {pct(min(hq))}", verdict(all(every))])
+                    pct(statistics.fmean(hq)), widths([x.get("spread") for x in runs])]
+                    + on_target_2d("gan-2d", f"`{name}` ({mixture}, `{key[1]}`)", mixture, modes, hq, summary))
             out += [f"**{mixture.capitalize()} of {n_modes}** (target: {n_modes} of {n_modes} modes and at least "
                     f"{pct(hq_min, 0)} high-quality samples in every seed):", ""]
             out += table(RUN_HEADER + ["method", "steps", "seeds", "modes covered per seed", "min", "mean",
@@ -543,20 +550,16 @@ def section_diffusion(records: dict[str, dict], summary: list[list[Any]]) -> lis
     rows = []
     for name, r in items_2d:
         per_seed = r["metrics"]["per_seed"]
-        for mixture, (n_modes, hq_min) in TARGETS_2D.items():
+        for mixture in TARGETS_2D:
             modes = [int(v) for v in per_seed.get(f"{mixture}.modes_covered", [])]
             hq = [float(v) for v in per_seed.get(f"{mixture}.high_quality", [])]
             if not modes:
                 continue
-            every = [mo >= n_modes and h >= hq_min for mo, h in zip(modes, hq)]
             steps = r.get("config", {}).get(mixture, {}).get("steps")
             rows.append(run_cells(name, r) + [mixture, f"{steps:,}" if steps else "?", ", ".join(map(str, modes)),
                                               ", ".join(pct(h) for h in hq),
-                                              widths(per_seed.get(f"{mixture}.spread", [])),
-                                              f"{sum(every)} of {len(every)}", verdict(all(every))])
-            summary.append(["diffusion-2d", f"`{name}` ({mixture})",
-                            f"{n_modes}/{n_modes} modes at ≥ {pct(hq_min, 0)} in every seed",
-                            f"min {min(modes)} modes, min {pct(min(hq))}", verdict(all(every))])
+                                              widths(per_seed.get(f"{mixture}.spread", []))]
+                        + on_target_2d("diffusion-2d", f"`{name}` ({mixture})", mixture, modes, hq, summary))
     if rows:
         out += table(RUN_HEADER + ["mixture", "steps", "modes covered per seed", "high-quality share per seed",
                                    "mode width per seed", "seeds on target", "target"], rows)
