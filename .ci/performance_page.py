@@ -23,6 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from aigc_lessons.calibrate import Threshold  # noqa: E402 - the one threshold type of the project
+from aigc_lessons.gan.study2d import record_runs  # noqa: E402 - one reader of the 2-D records
 DEFAULT_RESULTS = ROOT / "results"
 DEFAULT_CALIBRATION = ROOT / "tests" / "calibration.json"
 DEFAULT_OUT = ROOT / "book" / "performance.md"
@@ -464,27 +465,6 @@ def on_target_2d(bench: str, label: str, mixture: str, modes: list[int], hq: lis
     return [f"{sum(every)} of {len(every)}", verdict(all(every))]
 
 
-def runs_2d(record: dict) -> dict[tuple[str, str], list[dict]]:
-    """(mixture, method) -> runs sorted by seed, from a per-run record or a ``gan-2d`` bench record."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    if "runs" in record:
-        for run in record["runs"]:
-            groups.setdefault((run["mixture"], run["method"]), []).append(run)
-        for runs in groups.values():
-            runs.sort(key=lambda x: x["seed"])
-        return groups
-    seeds = list(record.get("config", {}).get("study", {}).get("seeds", []))
-    for row in record.get("metrics", {}).get("table", []):
-        if row.get("role", "seeds") != "seeds":  # older records also held single-seed selection rows
-            continue
-        ids = seeds if len(seeds) == len(row["per_seed_modes"]) else list(range(len(row["per_seed_modes"])))
-        spreads = row.get("per_seed_spread") or [None] * len(row["per_seed_modes"])
-        groups[(row["mixture"], row["method"])] = [
-            {"seed": s, "modes_covered": mo, "high_quality": hq, "steps": row.get("steps"), "spread": sp}
-            for s, mo, hq, sp in zip(ids, row["per_seed_modes"], row["per_seed_hq"], spreads)]
-    return groups
-
-
 def section_gan_2d(records: dict[str, dict], summary: list[list[Any]]) -> list[str]:
     items = of_bench(records, "gan-2d", "gan-2d-per-run")
     out = ["(perf-gan-2d)=", "## GANs on 2-D mixtures of Gaussians (`gan-2d`)", "",
@@ -510,7 +490,7 @@ def section_gan_2d(records: dict[str, dict], summary: list[list[Any]]) -> list[s
             trivial = ", so the protocol's choice of a best method had one candidate" if len(studied) == 1 else ""
             out += [f"`{name}` is the `gan-2d` bench's study run with {which} {names} only ({len(studied)} of the "
                     f"chapter's {len(METHOD_ORDER)} methods), every seed on both mixtures{trivial}.", ""]
-        groups = runs_2d(r)
+        groups = record_runs(r)
         order = {m: i for i, m in enumerate(METHOD_ORDER)}
         for mixture, (n_modes, hq_min) in TARGETS_2D.items():
             keys = sorted((k for k in groups if k[0] == mixture), key=lambda k: (order.get(k[1], 99), k[1]))

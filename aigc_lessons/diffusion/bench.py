@@ -68,21 +68,15 @@ def seed_runs_2d(mode: str, seeds: tuple[int, ...] = SEEDS_2D, mixtures: tuple[s
 
 
 def table_2d(runs: dict[str, list[Diffusion2DResult]], method: str = "diffusion (DDIM)"):
-    """One row per mixture in the GAN chapter's table layout: means and spreads over seeds, per-seed values."""
+    """One row per mixture in the GAN chapter's table layout (:func:`aigc_lessons.gan.table_row`): means and
+    standard deviations over seeds, per-seed values, mode widths and seeds on target."""
     import pandas as pd
 
-    from ..gan.toy2d import get_mixture
+    from ..gan.study2d import table_row
 
-    rows = []
-    for mix, rs in runs.items():
-        cov = metrics.coverage_over_seeds([r.modes_covered for r in rs], [r.high_quality for r in rs],
-                                          [r.coverage.spread for r in rs])
-        rows.append({"mixture": mix, "method": method, "steps": rs[0].config.steps, "seeds": len(rs),
-                     "modes_mean": cov["modes_mean"], "modes_std": cov["modes_std"],
-                     "n_modes": get_mixture(mix).n_modes, "hq_mean": cov["hq_mean"], "hq_std": cov["hq_std"],
-                     "per_seed_modes": cov["per_seed_modes"], "per_seed_hq": cov["per_seed_hq"],
-                     "spread_mean": cov["spread_mean"], "per_seed_spread": cov["per_seed_spread"],
-                     "train_seconds": float(sum(r.train_seconds for r in rs))})
+    rows = [{**table_row(mix, method, rs[0].config.steps, [r.modes_covered for r in rs],
+                         [r.high_quality for r in rs], [r.coverage.spread for r in rs]),
+             "train_seconds": float(sum(r.train_seconds for r in rs))} for mix, rs in runs.items()]
     return pd.DataFrame(rows)
 
 

@@ -18,7 +18,7 @@ import torch
 from .. import metrics, runtime
 from .toy2d import METHODS_2D, Gan2DConfig, Gan2DResult, get_mixture, train_gan_2d
 
-__all__ = ["Study2DConfig", "Study2DResult", "TARGETS_2D", "selection_score", "train_many_2d", "compare_methods_2d",
+__all__ = ["Study2DConfig", "Study2DResult", "TARGETS_2D", "selection_score", "table_row", "record_runs", "train_many_2d", "compare_methods_2d",
            "plot_snapshots_2d", "bench_2d"]
 
 
@@ -122,18 +122,53 @@ def selection_score(runs: Mapping[str, Gan2DResult]) -> tuple[float, float]:
     return coverage, float(np.mean([r.high_quality for r in runs.values()]))
 
 
-def _table_row(mixture: str, method: str, runs: list[Gan2DResult], best: str) -> dict[str, object]:
-    modes = [r.modes_covered for r in runs]
-    hq = [r.high_quality for r in runs]
+def table_row(mixture: str, method: str, steps: int | None, modes: list[int], high_quality: list[float],
+              spread: list[float | None] | None = None) -> dict[str, object]:
+    """One row of a 2-D comparison table from a method's runs over seeds on ``mixture``: the columns of
+    :func:`aigc_lessons.metrics.coverage_over_seeds` (a ``spread`` of None, from a record made before the
+    mode width existed, counts as missing) and ``seeds_on_target`` against :data:`TARGETS_2D`. The GAN
+    study, the diffusion chapter and the notebooks that read records build their rows with it."""
     n_modes, share = TARGETS_2D.get(mixture, (get_mixture(mixture).n_modes, 1.0))
-    cov = metrics.coverage_over_seeds(modes, hq, [r.coverage.spread for r in runs])
-    return {"mixture": mixture, "method": method, "chosen": method == best, "steps": runs[0].config.steps,
-            "seeds": len(runs), "modes_mean": cov["modes_mean"], "modes_std": cov["modes_std"],
-            "n_modes": get_mixture(mixture).n_modes, "hq_mean": cov["hq_mean"], "hq_std": cov["hq_std"],
+    widths = None if spread is None else [float("nan") if v is None else float(v) for v in spread]
+    cov = metrics.coverage_over_seeds(modes, high_quality, widths)
+    return {"mixture": mixture, "method": method, "steps": steps, "seeds": len(modes),
+            "modes_mean": cov["modes_mean"], "modes_std": cov["modes_std"], "n_modes": get_mixture(mixture).n_modes,
+            "hq_mean": cov["hq_mean"], "hq_std": cov["hq_std"],
             "per_seed_modes": cov["per_seed_modes"], "per_seed_hq": cov["per_seed_hq"],
-            "spread_mean": cov["spread_mean"], "per_seed_spread": cov["per_seed_spread"],
-            "seeds_on_target": int(sum(m >= n_modes and q >= share for m, q in zip(modes, hq))),
+            "spread_mean": cov.get("spread_mean"), "per_seed_spread": cov.get("per_seed_spread"),
+            "seeds_on_target": int(sum(m >= n_modes and q >= share for m, q in zip(modes, high_quality)))}
+
+
+def _table_row(mixture: str, method: str, runs: list[Gan2DResult], best: str) -> dict[str, object]:
+    row = table_row(mixture, method, runs[0].config.steps, [r.modes_covered for r in runs],
+                    [r.high_quality for r in runs], [r.coverage.spread for r in runs])
+    return {"mixture": mixture, "method": method, "chosen": method == best, **row,
             "train_seconds": float(sum(r.train_seconds for r in runs))}
+
+
+def record_runs(record: Mapping) -> dict[tuple[str, str], list[dict]]:
+    """(mixture, method) -> that method's runs on that mixture, sorted by seed, each a dict with ``seed``,
+    ``modes_covered``, ``high_quality``, ``steps`` and ``spread`` (None where the record has none), from a
+    ``results/`` record: a per-run record (a ``runs`` list) or a ``gan-2d`` bench record (its table's
+    per-seed columns). The performance page and the diffusion notebook read records with it."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    if "runs" in record:
+        for run in record["runs"]:
+            groups.setdefault((run["mixture"], run["method"]), []).append({"spread": None, **run})
+        for runs in groups.values():
+            runs.sort(key=lambda x: x["seed"])
+        return groups
+    seeds = list(record.get("config", {}).get("study", {}).get("seeds", []))
+    for row in record.get("metrics", {}).get("table", []):
+        if row.get("role", "seeds") != "seeds":  # older records also held single-seed selection rows
+            continue
+        n = len(row["per_seed_modes"])
+        ids = seeds if len(seeds) == n else list(range(n))
+        spreads = row.get("per_seed_spread") or [None] * n
+        groups[(row["mixture"], row["method"])] = [
+            {"seed": s, "modes_covered": mo, "high_quality": hq, "steps": row.get("steps"), "spread": sp}
+            for s, mo, hq, sp in zip(ids, row["per_seed_modes"], row["per_seed_hq"], spreads)]
+    return groups
 
 
 def train_many_2d(configs: list[Gan2DConfig], device: torch.device | str | None = None, *, workers: int = 1,

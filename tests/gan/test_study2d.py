@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from aigc_lessons import gan, metrics
+from aigc_lessons.gan import record_runs, table_row
 
 
 def _params(module):
@@ -115,3 +116,31 @@ def test_the_bench_can_run_a_subset_of_the_methods(monkeypatch):
         bench.main(["gan-2d", "--mode", "full", "--device", "cpu", "--methods", "r1_ema, pacgan"])
     assert seen["study"].methods == ("r1_ema", "pacgan")
     assert bench.main(["gan-2d", "lm-tang", "--methods", "r1_ema"]) == 2  # the option belongs to gan-2d
+
+
+def test_table_row_counts_seeds_on_target_and_treats_a_missing_width_as_missing():
+    """The row's means and ``seeds_on_target`` follow TARGETS_2D (ring: 8 modes at >= 98%); a record made
+    before the mode width existed (None) gives no mean width instead of failing or pretending one."""
+    row = table_row("ring", "m", 100, [8, 8, 7], [0.99, 0.97, 0.995], [0.4, 0.5, 0.6])
+    assert row["seeds_on_target"] == 1  # the second misses the share, the third a mode
+    assert row["modes_mean"] == pytest.approx(23 / 3) and row["hq_mean"] == pytest.approx((0.99 + 0.97 + 0.995) / 3)
+    assert row["spread_mean"] == pytest.approx(0.5) and row["n_modes"] == 8 and row["seeds"] == 3
+    old = table_row("grid", "m", None, [25, 25], [0.98, 0.99], [None, None])
+    assert old["seeds_on_target"] == 2 and old["spread_mean"] is None and old["per_seed_spread"] == [None, None]
+    assert table_row("grid", "m", None, [25], [0.98])["spread_mean"] is None
+
+
+def test_record_runs_reads_both_record_layouts_alike():
+    """A per-run record and a ``gan-2d`` bench record of the same runs give the same (mixture, method) groups."""
+    runs = [{"method": "r1_ema", "mixture": "ring", "seed": s, "steps": 10, "modes_covered": 8 - s,
+             "high_quality": 0.9 + s / 100} for s in (1, 0)]
+    per_run = record_runs({"runs": runs})
+    bench = record_runs({"config": {"study": {"seeds": [0, 1]}},
+                         "metrics": {"table": [{"mixture": "ring", "method": "r1_ema", "steps": 10,
+                                                "per_seed_modes": [8, 7], "per_seed_hq": [0.9, 0.91]},
+                                               {"mixture": "ring", "method": "x", "role": "selection",
+                                                "per_seed_modes": [1], "per_seed_hq": [0.1]}]}})
+    assert list(per_run) == list(bench) == [("ring", "r1_ema")]
+    for a, b in zip(per_run[("ring", "r1_ema")], bench[("ring", "r1_ema")]):
+        assert {k: a[k] for k in b} == b
+    assert [r["seed"] for r in per_run[("ring", "r1_ema")]] == [0, 1]
