@@ -52,6 +52,8 @@ __all__ = [
     "real_frechet_floor",
     "MnistEvaluator",
     "mnist_evaluator",
+    "RULER_NOISE",
+    "frechet_ruler",
 ]
 
 
@@ -440,3 +442,36 @@ def mnist_evaluator(mode: str | None = None, device: torch.device | str = "cpu",
     clf = load_or_train_mnist_classifier(mode, device, progress=progress, data=data)
     reference, floor = real_frechet_floor(clf.model, data=data)
     return MnistEvaluator(classifier=clf, reference=reference, frechet_floor=floor)
+
+
+#: The pixel-noise levels of :func:`frechet_ruler` (standard deviations, pixels in [0, 1]).
+RULER_NOISE: tuple[float, ...] = (0.05, 0.1, 0.2)
+
+
+def frechet_ruler(evaluator: MnistEvaluator, images: torch.Tensor, *, seed: int = 0) -> dict[str, float]:
+    r"""A ruler for reading a generator's Fréchet distance: real digits under small, known damage, each scored
+    as the ratio of its Fréchet distance to the evaluator's real-vs-real floor.
+
+    ``images`` are real digits (N, 1, 28, 28) in [0, 1] other than the evaluator's test reference, e.g. a
+    slice of the training set. Rows, in order: the images untouched (another draw of real digits, so
+    the ratio shows how much the floor itself moves); shifted right by one pixel (``torch.roll``; an
+    MNIST digit's outer columns are empty, so the roll is a shift); binarised at 0.5; Gaussian pixel
+    noise of each standard deviation in :data:`RULER_NOISE` (seeded by ``seed``, clipped to [0, 1]);
+    blurred by the 3x3 binomial kernel :math:`\tfrac{1}{16}(1, 2, 1)^\top (1, 2, 1)`. A generator
+    whose ratio is above a row's is farther from the data, in this feature space, than real digits
+    with that damage.
+    """
+    if images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"frechet_ruler expects real digits of shape (N, 1, 28, 28), got {tuple(images.shape)}")
+    if not (images.min() >= 0 and images.max() <= 1):
+        raise ValueError("frechet_ruler expects pixels in [0, 1] (the range of aigc_lessons.data.load_mnist)")
+    x = images.float()
+    gen = torch.Generator().manual_seed(seed)
+    kernel = torch.tensor([1.0, 2.0, 1.0])
+    kernel = (torch.outer(kernel, kernel) / 16).view(1, 1, 3, 3)
+    damaged = {"untouched": x, "shifted by one pixel": torch.roll(x, 1, dims=3),
+               "binarised at 0.5": (x > 0.5).float()}
+    for sigma in RULER_NOISE:
+        damaged[f"pixel noise, sigma {sigma:g}"] = (x + sigma * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+    damaged["blurred (3x3 binomial)"] = F.conv2d(x, kernel, padding=1)
+    return {name: evaluator(imgs).frechet / evaluator.frechet_floor for name, imgs in damaged.items()}

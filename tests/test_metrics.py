@@ -273,3 +273,25 @@ def test_coverage_over_seeds_gives_means_sample_spreads_and_per_seed_values():
     assert math.isnan(one["modes_std"]) and math.isnan(one["hq_std"]) and one["modes_mean"] == 5.0
     with pytest.raises(ValueError, match="one high-quality share per run"):
         coverage_over_seeds([1, 2], [0.5])
+
+
+def test_frechet_ruler_orders_known_damage_to_real_digits(mnist, unit_classifier):
+    """Undamaged real digits sit near the floor (ratio near 1); every kind of damage moves them away, and more
+    pixel noise moves them farther. An evaluator that ignored its input, or a ruler that forgot to divide by
+    the floor, fails here."""
+    _, objects = unit_classifier
+    reference, floor = metrics.real_frechet_floor(objects["classifier"], n=10_000, data=mnist)
+    ev = metrics.MnistEvaluator(classifier=metrics.ClassifierResult(objects["classifier"], TINY, 0.0, 0.0),
+                                reference=reference, frechet_floor=floor)
+    (x, _), _ = mnist
+    ruler = metrics.frechet_ruler(ev, x[20_000:30_000])
+    names = list(ruler)
+    assert names[0] == "untouched" and len(names) == 4 + len(metrics.RULER_NOISE)
+    assert 0.5 < ruler["untouched"] < 2.0
+    assert all(ruler[k] > 1.5 * ruler["untouched"] for k in names[1:])  # measured: 2.5x and more
+    noise = [ruler[f"pixel noise, sigma {s:g}"] for s in metrics.RULER_NOISE]
+    assert noise == sorted(noise) and noise[-1] > 3 * noise[0]
+    with pytest.raises(ValueError, match="shape"):
+        metrics.frechet_ruler(ev, x[:10].view(10, 784))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        metrics.frechet_ruler(ev, x[:10] * 2 - 1)
