@@ -406,11 +406,12 @@ def section_gan_mnist(records: dict[str, dict], summary: list[list[Any]]) -> lis
     items = of_bench(records, "gan-mnist")
     out = ["(perf-gan-mnist)=", "## DCGAN on MNIST (`gan-mnist`)", "",
            "Targets: every digit between 5% and 15% of the generated samples, a mean classifier confidence of at "
-           "least 0.9, and a Fréchet distance at most three times the real-vs-real floor (two halves of real "
-           "images, the smallest distance the evaluator can measure). The Fréchet distance is computed on the "
+           "least 0.9, and a Fréchet distance at most three times the real-vs-real floor (the distance between "
+           "10,000 real test digits and 10,000 real training digits, which no generator can be expected to beat). The Fréchet distance is computed on the "
            "features of the course's own MNIST classifier, not Inception, so it is comparable only with the "
            "floor and the untrained generator of the same record ({ref}`ch02-metrics-math`); there is no "
-           "published anchor for it.", ""]
+           "published anchor for it. Section 5 of {doc}`../notebooks/03_dcgan_mnist` gives the ratio a scale: real digits "
+           "shifted by one pixel, binarised, noised or blurred, scored against the same floor.", ""]
     if not items:
         return out + ["No `gan-mnist` record is in `results/` yet.", ""]
     rows = []
