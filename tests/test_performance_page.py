@@ -94,6 +94,11 @@ def test_the_numbers_of_each_record_appear_on_the_page(page):
             expected = [f"{100 * m['class_share_min']:.2f}%", f"{100 * m['class_share_max']:.2f}%",
                         f"{m['mean_confidence']:.3f}", f"{m['frechet']:.2f}", f"{m['frechet_real_floor']:.2f}",
                         f"{m['frechet'] / m['frechet_real_floor']:.2f}"]
+        elif bench == "gan-mnist-levers":
+            for run in m["runs"]:
+                row = next(row for row in _rows(page, f"`{name}`") if f"| `{run['variant']}` |" in row)
+                assert f"{run['frechet_vs_floor']:.2f}" in row and f"{run['mean_confidence']:.3f}" in row, \
+                    f"{name}: {run['variant']} seed {run['seed']} not in its row {row}"
         elif bench == "gan-2d-per-run":
             for run in r["runs"]:
                 expected += [f"{100 * run['high_quality']:.2f}%", f"{run['steps']:,}"]
@@ -255,3 +260,29 @@ def test_diffusion_records_get_their_verdicts(tmp_path):
     (mnist,) = _rows(page, "`diffusion-mnist.json` | NVIDIA")
     assert mnist.endswith("| 10 | 0.950 | 3.00 | 2.00 | 1.50 | met |"), mnist  # 3.0 / 2.0 = 1.5 <= 2
     assert "| `diffusion-mnist.json` | sampling steps | 5 | 9.00 | 0.800 | 7.00% |" in page
+
+
+def test_the_dcgan_lever_study_records_its_runs_and_renders(tmp_path):
+    """``.ci/dcgan_levers.py record`` gathers per-run files into a record the page renders; runs of different
+    lengths are refused (the study compares variants at equal steps)."""
+    spec = importlib.util.spec_from_file_location("dcgan_levers", ROOT / ".ci" / "dcgan_levers.py")
+    levers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(levers)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for variant, seed, ratio in (("ns_ema", 0, 70.0), ("ns_ema", 1, 72.0), ("ns_ema_r1", 0, 36.0)):
+        (runs / f"{variant}_s{seed}_100.json").write_text(json.dumps(
+            dict(name=variant, seed=seed, steps=100, fd=ratio * 2, floor=2.0, ratio=ratio, conf=0.9, smin=0.05,
+                 smax=0.15, fd2k=[300.0], eval_step=[100], secs=5.0)), encoding="utf-8")
+    rec = levers.record(runs, tmp_path / "results" / "gan-mnist-levers-cpu.json", "abc1234", None)
+    assert rec["bench"] == "gan-mnist-levers" and [r["variant"] for r in rec["metrics"]["runs"]] == \
+        ["ns_ema", "ns_ema", "ns_ema_r1"]
+    assert rec["config"]["variants"] == {"ns_ema": levers.VARIANTS["ns_ema"], "ns_ema_r1": levers.VARIANTS["ns_ema_r1"]}
+    page = _render(tmp_path, tmp_path / "results")
+    assert "`ns_ema_r1` (36.00, against 71.00 for `ns_ema`" in page and "`ns_ema` 2.00" in page
+    assert any("| `ns_ema` | EMA decay 0.999 | 100 | 0, 1 | 70.00, 72.00 | 71.00 |" in row
+               for row in _rows(page, "gan-mnist-levers-cpu.json"))
+    (runs / "ns_s0_200.json").write_text((runs / "ns_ema_s0_100.json").read_text().replace('"steps": 100',
+                                                                                          '"steps": 200'))
+    with pytest.raises(SystemExit, match="different lengths"):
+        levers.record(runs, tmp_path / "other.json", "abc1234", None)

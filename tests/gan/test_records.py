@@ -48,8 +48,8 @@ def test_the_other_methods_first_records_met_neither_target_in_every_seed():
 
 
 def test_no_dcgan_record_met_the_frechet_target():
-    assert "The DCGAN's records have missed the Fréchet target so far." in NOTE
-    records = [_load(p.name) for p in sorted(RESULTS.glob("gan-mnist*.json"))]
+    assert "The DCGAN's records have missed the Fréchet target so far," in " ".join(NOTE.split())
+    records = [r for r in (_load(p.name) for p in sorted(RESULTS.glob("gan-mnist*.json"))) if r["bench"] == "gan-mnist"]
     assert records and all(r["metrics"]["frechet"] > 3 * r["metrics"]["frechet_real_floor"] for r in records)
 
 
@@ -66,3 +66,32 @@ def test_r1_ema_at_20000_steps_fell_short_in_one_seed():
                                                              [r["high_quality"] for r in mine], mixture)) if not ok}
         assert len([r for r in mine if r["high_quality"] < gan.TARGETS_2D[mixture][1]]) == 1
     assert len(short) == 1  # the same seed on both mixtures
+
+
+def _lever_means() -> tuple[dict, dict]:
+    record = _load("gan-mnist-levers-cpu.json")
+    ratios: dict[str, list[float]] = {}
+    for run in record["metrics"]["runs"]:
+        ratios.setdefault(run["variant"], []).append(run["frechet_vs_floor"])
+    return record, {v: sum(r) / len(r) for v, r in ratios.items()}
+
+
+def test_the_dcgan_lever_study_supports_what_the_chapter_says():
+    note = " ".join(NOTE.split())  # the sentences, whatever the line breaks
+    assert "found that R1 roughly halved the ratio at equal steps, while the averaged generator, the hinge loss" in note
+    record, mean = _lever_means()
+    assert len({r["steps"] for r in record["metrics"]["runs"]}) == 1  # equal steps
+    variants = record["config"]["variants"]
+    # R1 at gamma = 1 "roughly halved the ratio" of the same DCGAN without it
+    assert mean["ns_ema_r1"] <= 0.55 * mean["ns_ema"]
+    # the averaged generator, the hinge loss and two time scales "did not lower it"
+    assert mean["ns_ema"] >= 0.95 * mean["ns"] and mean["hinge_ema"] >= 0.95 * mean["ns_ema"]
+    assert mean["ns_ema_ttur"] >= 0.95 * mean["ns_ema"]
+    assert variants["ns_ema_r1"] == {"ema": 0.999, "r1_weight": 1.0}
+    # "the full mode therefore adds R1 (gamma = 1)", with the averaged generator of the study's variant
+    full = gan.DCGANConfig.for_mode("full")
+    assert full.r1_weight == variants["ns_ema_r1"]["r1_weight"] and full.ema == variants["ns_ema_r1"]["ema"]
+    # "no GPU run of that configuration is recorded yet": update the chapter when one is
+    assert "no GPU run of that configuration is recorded yet" in note
+    records = [r for r in (_load(p.name) for p in RESULTS.glob("gan-mnist*.json")) if r["bench"] == "gan-mnist"]
+    assert records and not any(r["config"]["dcgan"].get("r1_weight", 0) > 0 for r in records)
