@@ -64,9 +64,10 @@ PROVENANCE: dict[str, dict[str, Any]] = {
                   "call's time), ran at about 17 steps per second and stopped at its budget after about 5,180 of "
                   "14,040 steps (the run's progress log; records made since then store `steps`)"},
     "diffusion-2d.json": {
-        "commit": "16db191", "date": "2026-11-27", "shared_gpu": None,
+        "commit": "84d5f2d", "date": "2026-11-27", "shared_gpu": None,
         "detail": "on the 2-core development machine (no GPU): two single-thread processes, one 20,000-step run "
-                  "each at a time, 10 runs in 39 minutes; documentation builds shared the cores part of the time"},
+                  "each at a time, 10 runs in 29 minutes with the cores otherwise idle; it repeats a run of commit "
+                  "16db191 (the same modes and shares in every seed) and adds the mode width"},
     "gan-2d.json": {
         "commit": "e31ea41", "date": "2026-11-27", "shared_gpu": None,
         "detail": "on the 2-core development machine (no GPU): the study restricted to `r1_ema` (`--methods "

@@ -95,3 +95,17 @@ def test_the_dcgan_lever_study_supports_what_the_chapter_says():
     assert "no GPU run of that configuration is recorded yet" in note
     records = [r for r in (_load(p.name) for p in RESULTS.glob("gan-mnist*.json")) if r["bench"] == "gan-mnist"]
     assert records and not any(r["config"]["dcgan"].get("r1_weight", 0) > 0 for r in records)
+
+
+def test_diffusion_modes_are_nearly_as_wide_as_the_data_and_the_gans_under_half():
+    """The diffusion chapter's sentence on the mode width of the two full-mode 2-D records."""
+    page = " ".join((ROOT / "book" / "ch06_diffusion" / "index.md").read_text(encoding="utf-8").split())
+    assert ("the diffusion model's generated modes are nearly as wide as the data's, the GAN's less than half as "
+            "wide") in page
+    diffusion, gan_2d = _load("diffusion-2d.json")["metrics"], _load("gan-2d.json")["metrics"]
+    for mixture in ("ring", "grid"):
+        # "cover every mode of both mixtures in every seed"
+        assert gan_2d["per_seed"][f"{mixture}.modes_covered"] == [gan.get_mixture(mixture).n_modes] * 5
+        assert diffusion["per_seed"][f"{mixture}.modes_covered"] == [gan.get_mixture(mixture).n_modes] * 5
+        assert min(diffusion["per_seed"][f"{mixture}.spread"]) >= 0.8  # "nearly as wide as the data's" (1.0)
+        assert max(gan_2d["per_seed"][f"{mixture}.spread"]) < 0.5  # "less than half as wide"
