@@ -454,9 +454,9 @@ def frechet_ruler(evaluator: MnistEvaluator, images: torch.Tensor, *, seed: int 
 
     ``images`` are real digits (N, 1, 28, 28) in [0, 1] other than the evaluator's test reference, e.g. a
     slice of the training set. Rows, in order: the images untouched (another draw of real digits, so
-    the ratio shows how much the floor itself moves); shifted right by one pixel (``torch.roll``; an
-    MNIST digit's outer columns are empty, so the roll is a shift); binarised at 0.5; Gaussian pixel
-    noise of each standard deviation in :data:`RULER_NOISE` (seeded by ``seed``, clipped to [0, 1]);
+    the ratio shows how much the floor itself moves); shifted right by one pixel (``torch.roll``; the
+    last column of an MNIST image is almost always blank, so the roll is in effect a shift); binarised at
+    0.5; Gaussian pixel noise of each standard deviation in :data:`RULER_NOISE` (seeded by ``seed``, clipped to [0, 1]);
     blurred by the 3x3 binomial kernel :math:`\tfrac{1}{16}(1, 2, 1)^\top (1, 2, 1)`. A generator
     whose ratio is above a row's is farther from the data, in this feature space, than real digits
     with that damage.
