@@ -52,7 +52,7 @@ def run(variant: str, seed: int, steps: int, out: Path) -> dict:
     import torch
 
     from aigc_lessons.data import load_mnist
-    from aigc_lessons.gan.dcgan import DCGANConfig, generate_images, train_dcgan
+    from aigc_lessons.gan.dcgan import DCGANConfig, train_and_score
     from aigc_lessons.metrics import mnist_evaluator
 
     if variant not in VARIANTS:
@@ -61,16 +61,11 @@ def run(variant: str, seed: int, steps: int, out: Path) -> dict:
     data = (load_mnist("train"), load_mnist("test"))
     ev = mnist_evaluator("full", "cpu", data=data, progress=False)
     cfg = DCGANConfig.for_mode("quick", **{**base_overrides(steps, seed), **VARIANTS[variant]})
-
-    def monitor(g):
-        return {"fd2k": ev(generate_images(g, 2000, seed=7)).frechet}
-
     tic = time.time()
-    result = train_dcgan(cfg, "cpu", images=data[0][0], monitor=monitor, progress=False)
-    s = ev(generate_images(result.generator, 10_000, seed=123))
+    result, s = train_and_score(cfg, "cpu", ev, data[0][0], progress=False)
     row = dict(name=variant, seed=seed, steps=steps, fd=s.frechet, floor=ev.frechet_floor,
                ratio=s.frechet / ev.frechet_floor, conf=s.mean_confidence, smin=s.class_share_min,
-               smax=s.class_share_max, fd2k=result.history.get("fd2k"), eval_step=result.history.get("eval_step"),
+               smax=s.class_share_max, fd2k=result.history.get("frechet_2k"), eval_step=result.history.get("eval_step"),
                secs=time.time() - tic)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{variant}_s{seed}_{steps}.json").write_text(json.dumps(row), encoding="utf-8")

@@ -21,6 +21,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from .data import cache_dir, load_mnist
 
 __all__ = [
     "coverage_over_seeds",
+    "mixture_bench_metrics",
     "GaussianStats",
     "gaussian_stats",
     "frechet_distance",
@@ -193,6 +195,21 @@ def coverage_over_seeds(modes: list[int], high_quality: list[float],
         out["spread_mean"] = float(np.mean(finite)) if len(finite) == len(spread) else None
         out["per_seed_spread"] = [round(float(v), 3) if math.isfinite(v) else None for v in spread]
     return out
+
+
+def mixture_bench_metrics(mixture: str, runs: Sequence) -> tuple[dict[str, object], dict[str, list]]:
+    """The bench metrics of CONVENTIONS.md for one 2-D mixture from its runs over seeds (each with
+    ``modes_covered``, ``high_quality`` and ``coverage.spread``, as the GAN and diffusion 2-D results have):
+    the means ``MIXTURE.modes_covered``, ``MIXTURE.high_quality``, ``MIXTURE.spread`` and the matching
+    ``per_seed`` lists, from :func:`coverage_over_seeds`."""
+    modes = [r.modes_covered for r in runs]
+    hq = [r.high_quality for r in runs]
+    cov = coverage_over_seeds(modes, hq, [r.coverage.spread for r in runs])
+    means = {f"{mixture}.modes_covered": cov["modes_mean"], f"{mixture}.high_quality": cov["hq_mean"],
+             f"{mixture}.spread": cov["spread_mean"]}
+    per_seed = {f"{mixture}.modes_covered": modes, f"{mixture}.high_quality": hq,
+                f"{mixture}.spread": cov["per_seed_spread"]}
+    return means, per_seed
 
 
 # ---------------------------------------------------------------------------- the MNIST classifier

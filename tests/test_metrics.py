@@ -275,6 +275,19 @@ def test_coverage_over_seeds_gives_means_sample_spreads_and_per_seed_values():
         coverage_over_seeds([1, 2], [0.5])
 
 
+def test_mixture_bench_metrics_names_means_and_per_seed_lists_by_mixture():
+    from types import SimpleNamespace
+
+    runs = [SimpleNamespace(modes_covered=m, high_quality=q, coverage=SimpleNamespace(spread=w))
+            for m, q, w in [(8, 0.99, 0.8), (6, 0.97, float("nan"))]]
+    means, per_seed = metrics.mixture_bench_metrics("ring", runs)
+    assert means == {"ring.modes_covered": 7.0, "ring.high_quality": pytest.approx(0.98), "ring.spread": None}
+    assert per_seed == {"ring.modes_covered": [8, 6], "ring.high_quality": [0.99, 0.97], "ring.spread": [0.8, None]}
+    means, _ = metrics.mixture_bench_metrics("grid", runs[:1])
+    assert means["grid.spread"] == pytest.approx(0.8) and set(means) == {"grid.modes_covered",
+                                                                        "grid.high_quality", "grid.spread"}
+
+
 def test_frechet_ruler_orders_known_damage_to_real_digits(mnist, unit_classifier):
     """Undamaged real digits sit near the floor (ratio near 1); every kind of damage moves them away, and more
     pixel noise moves them farther. An evaluator that ignored its input, or a ruler that forgot to divide by

@@ -84,16 +84,11 @@ def summary_2d(runs: dict[str, list[Diffusion2DResult]]) -> dict[str, object]:
     """The ``gan-2d`` metric names: ``MIXTURE.modes_covered``, ``MIXTURE.high_quality`` and ``MIXTURE.spread``
     (means), ``per_seed``."""
     out: dict[str, object] = {}
-    per_seed: dict[str, list[float]] = {}
+    per_seed: dict[str, list] = {}
     for mix, rs in runs.items():
-        per_seed[f"{mix}.modes_covered"] = [r.modes_covered for r in rs]
-        per_seed[f"{mix}.high_quality"] = [r.high_quality for r in rs]
-        cov = metrics.coverage_over_seeds(per_seed[f"{mix}.modes_covered"], per_seed[f"{mix}.high_quality"],
-                                          [r.coverage.spread for r in rs])
-        per_seed[f"{mix}.spread"] = cov["per_seed_spread"]
-        out[f"{mix}.modes_covered"] = cov["modes_mean"]
-        out[f"{mix}.high_quality"] = cov["hq_mean"]
-        out[f"{mix}.spread"] = cov["spread_mean"]
+        means, seeds = metrics.mixture_bench_metrics(mix, rs)
+        out.update(means)
+        per_seed.update(seeds)
     out["per_seed"] = per_seed
     return out
 

@@ -35,7 +35,7 @@ from .toy2d import (METHODS_2D, Gan2DConfig, Gan2DResult, Method2D, Mixture2D, b
 from .study2d import (TARGETS_2D, Study2DConfig, Study2DResult, bench_2d, compare_methods_2d, plot_snapshots_2d,
                       record_runs, selection_score, table_row, train_many_2d)
 from .dcgan import (DCDiscriminator, DCGANConfig, DCGANResult, DCGenerator, ShapeMismatchError, bench_mnist,
-                    check_shapes, default_checkpoint_path, generate_images, to_unit, train_dcgan)
+                    check_shapes, default_checkpoint_path, generate_images, to_unit, train_and_score, train_dcgan)
 from .mistakes import (MAX_OVER_BOTH_PLAYERS, mistake_d_as_density, mistake_detached_fake,
                        mistake_max_over_both_players, mistake_wrong_output_size)
 
@@ -53,7 +53,8 @@ __all__ = [
     "compare_methods_2d", "plot_snapshots_2d", "bench_2d",
     # dcgan
     "ShapeMismatchError", "DCGenerator", "DCDiscriminator", "check_shapes", "to_unit", "DCGANConfig",
-    "DCGANResult", "default_checkpoint_path", "train_dcgan", "generate_images", "bench_mnist",
+    "DCGANResult", "default_checkpoint_path", "train_dcgan", "generate_images", "train_and_score",
+    "bench_mnist",
     # mistakes
     "MAX_OVER_BOTH_PLAYERS", "mistake_detached_fake", "mistake_wrong_output_size",
     "mistake_max_over_both_players", "mistake_d_as_density",

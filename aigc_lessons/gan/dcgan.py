@@ -26,7 +26,7 @@ from .losses import get_loss, r1_penalty
 Tensor = torch.Tensor
 
 __all__ = ["ShapeMismatchError", "DCGenerator", "DCDiscriminator", "check_shapes", "to_unit", "DCGANConfig",
-           "DCGANResult", "train_dcgan", "generate_images", "bench_mnist"]
+           "DCGANResult", "train_dcgan", "generate_images", "train_and_score", "bench_mnist"]
 
 
 class ShapeMismatchError(ValueError):
@@ -371,6 +371,20 @@ def generate_images(generator: DCGenerator, n: int, seed: int = 0, batch: int = 
     return torch.cat(out)
 
 
+def train_and_score(config: DCGANConfig, device: torch.device | str | None, evaluator, images: Tensor, *,
+                    progress: bool = True) -> tuple[DCGANResult, object]:
+    """Train with the Fréchet distance of 2,000 samples (noise seed 7) logged at every evaluation as
+    ``history["frechet_2k"]`` (a cheap, noisier estimate), then score 10,000 samples (noise seed 123) with
+    ``evaluator`` (:func:`~aigc_lessons.metrics.mnist_evaluator`). The one protocol of the ``gan-mnist``
+    bench and of the lever study in ``.ci/dcgan_levers.py``; returns (result, the 10,000 samples' metrics)."""
+
+    def monitor(generator: nn.Module) -> dict[str, float]:
+        return {"frechet_2k": evaluator(generate_images(generator, 2000, seed=7)).frechet}
+
+    result = train_dcgan(config, device, images=images, monitor=monitor, progress=progress)
+    return result, evaluator(generate_images(result.generator, 10_000, seed=123))
+
+
 def bench_mnist(mode: str, device: torch.device) -> dict[str, object]:
     """``python -m aigc_lessons.bench gan-mnist``: DCGAN on MNIST scored by the evaluation classifier.
 
@@ -384,12 +398,7 @@ def bench_mnist(mode: str, device: torch.device) -> dict[str, object]:
     data = (load_mnist("train"), load_mnist("test"))
     evaluator = mnist_evaluator(mode, device, data=data)
     config = DCGANConfig.for_mode(mode)
-
-    def monitor(generator: nn.Module) -> dict[str, float]:  # 2,000 samples: a cheap, noisier estimate
-        return {"frechet_2k": evaluator(generate_images(generator, 2000, seed=7)).frechet}
-
-    result = train_dcgan(config, device, images=data[0][0], monitor=monitor)
-    trained = evaluator(generate_images(result.generator, 10_000, seed=123))
+    result, trained = train_and_score(config, device, evaluator, data[0][0])
     torch.manual_seed(config.seed)
     untrained = evaluator(generate_images(DCGenerator(config.z_dim, config.g_channels).to(device), 10_000, seed=123))
     return {"config": {"dcgan": asdict(config), "classifier": asdict(evaluator.classifier.config)},

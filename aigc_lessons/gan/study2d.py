@@ -89,21 +89,15 @@ class Study2DResult:
         and whether the chapter's full-mode targets hold on every seed; ``MIXTURE.spread`` (the width of the
         generated modes relative to the data's, :class:`~aigc_lessons.metrics.ModeCoverage`) beside them."""
         out: dict[str, object] = {"best_method": self.best}
-        per_seed: dict[str, list[float]] = {}
+        per_seed: dict[str, list] = {}
         every_seed = True
         for mixture in self.study.mixtures:
-            runs = self.runs[(mixture, self.best)]
-            modes = [r.modes_covered for r in runs]
-            hq = [r.high_quality for r in runs]
-            cov = metrics.coverage_over_seeds(modes, hq, [r.coverage.spread for r in runs])
-            out[f"{mixture}.modes_covered"] = cov["modes_mean"]
-            out[f"{mixture}.high_quality"] = cov["hq_mean"]
-            out[f"{mixture}.spread"] = cov["spread_mean"]
-            per_seed[f"{mixture}.modes_covered"] = modes
-            per_seed[f"{mixture}.high_quality"] = hq
-            per_seed[f"{mixture}.spread"] = cov["per_seed_spread"]
+            means, seeds = metrics.mixture_bench_metrics(mixture, self.runs[(mixture, self.best)])
+            out.update(means)
+            per_seed.update(seeds)
             n_modes, share = TARGETS_2D[mixture]
-            every_seed &= all(m >= n_modes and q >= share for m, q in zip(modes, hq))
+            every_seed &= all(m >= n_modes and q >= share for m, q in
+                              zip(seeds[f"{mixture}.modes_covered"], seeds[f"{mixture}.high_quality"]))
         out["per_seed"] = per_seed
         out["targets_met_every_seed"] = bool(every_seed)
         # single-seed rows have no spread: None (JSON null) rather than NaN, which is not valid JSON

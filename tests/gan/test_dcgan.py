@@ -154,3 +154,20 @@ def test_dcgan_stops_at_its_time_budget_and_resumes_from_there(tmp_path, images,
     again = gan.train_dcgan(TINY, "cpu", images=images, checkpoint_path=path, progress=False)
     assert again.resumed_from == 3 and again.history == straight.history
     assert torch.equal(_params(again.generator), _params(straight.generator))
+
+
+def test_train_and_score_logs_the_2k_monitor_and_scores_10k_seeded_samples(images):
+    """The protocol the gan-mnist bench and the lever study share: 2,000 samples at each evaluation, then
+    10,000 samples from noise seed 123 of the returned (EMA) generator."""
+    seen = []
+
+    def evaluator(x):
+        seen.append((x.shape[0], float(x.sum())))
+        return type("Score", (), {"frechet": float(len(seen))})()
+
+    cfg = gan.DCGANConfig(**{**TINY.__dict__, "steps": 2, "eval_every": 1})
+    res, score = gan.train_and_score(cfg, "cpu", evaluator, images, progress=False)
+    assert [n for n, _ in seen] == [2000, 2000, 10_000]
+    assert res.history["eval_step"] == [1, 2] and res.history["frechet_2k"] == [1.0, 2.0] and score.frechet == 3.0
+    again = gan.generate_images(res.generator, 10_000, seed=123)
+    assert float(again.sum()) == pytest.approx(seen[-1][1])  # the samples scored are the seed-123 ones
