@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -26,7 +26,7 @@ from .finetune import (FinetuneConfig, encode_features, grouped_split, predict_l
 from .headline import cohen_kappa, macro_f1
 
 __all__ = [
-    "classification_metrics", "majority_baseline", "frozen_logreg_baseline", "FinetuneReport",
+    "classification_metrics", "majority_baseline", "frozen_logreg_baseline", "occupation_bootstrap", "FinetuneReport",
     "run_finetune_experiment", "bench_finetune",
 ]
 
@@ -70,13 +70,49 @@ def frozen_logreg_baseline(x_train: np.ndarray, y_train: Sequence[int], x_test: 
     return classification_metrics(y_test, pred), pred, best_c
 
 
+def occupation_bootstrap(y_true: Sequence[int], pred_a: Sequence[int], pred_b: Sequence[int], groups: Sequence[str],
+                         *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Percentile interval of ``metric(a) - metric(b)`` for accuracy, macro-F1 and Cohen's kappa, resampling
+    whole test *occupations* (``groups``) with replacement.
+
+    The tasks of one occupation are alike and share raters, so they are not independent draws; resampling
+    single tasks would make the interval too narrow. Both models are scored on the same resample each time
+    (a paired comparison). With one occupation every resample is the test set itself, so the interval is the
+    observed difference.
+    """
+    y, a, b, g = (np.asarray(v) for v in (y_true, pred_a, pred_b, groups))
+    if not len(y) == len(a) == len(b) == len(g) or len(y) == 0:
+        raise ValueError(f"need one label, two predictions and one group per test task, got {len(y)}, {len(a)}, "
+                         f"{len(b)} and {len(g)}")
+    if not 0.0 < level < 1.0 or n_boot < 1:
+        raise ValueError(f"level must be in (0, 1) and n_boot >= 1, got {level} and {n_boot}")
+    _, inverse = np.unique(g, return_inverse=True)
+    members = [np.flatnonzero(inverse == k) for k in range(inverse.max() + 1)]
+    labels = range(len(LABELS))
+
+    def scores(idx: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+        return {**classification_metrics(y[idx], pred[idx]), "kappa": cohen_kappa(y[idx], pred[idx], labels)}
+
+    rng = np.random.default_rng(seed)
+    diffs: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "kappa": []}
+    for _ in range(n_boot):
+        idx = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
+        sa, sb = scores(idx, a), scores(idx, b)
+        for name in diffs:
+            diffs[name].append(sa[name] - sb[name])
+    tail = 100 * (1 - level) / 2
+    return {name: (float(np.percentile(d, tail)), float(np.percentile(d, 100 - tail))) for name, d in diffs.items()}
+
+
 @dataclass
 class FinetuneReport:
     """Every model on the same held-out tasks, with the human-vs-GPT-4 agreement as the reference.
 
     ``metrics``: rows ``majority class``, ``frozen MiniLM + logistic regression``, ``fine-tuned MiniLM``
     and ``gpt4 labels vs human (agreement)``; columns ``accuracy``, ``macro_f1``, ``kappa`` (Cohen's kappa
-    against the human labels).
+    against the human labels). ``intervals``: for the fine-tuned model against the logistic-regression row and
+    the GPT-4 row (keyed by those row names), the 95% interval of the difference per metric over resampled test
+    occupations (:func:`occupation_bootstrap`); :meth:`differences` tabulates them.
     """
 
     config: FinetuneConfig
@@ -90,6 +126,18 @@ class FinetuneReport:
     confusion_finetuned: pd.DataFrame
     steps: int = 0
     logreg_c: float = float("nan")
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+
+    def differences(self) -> pd.DataFrame:
+        """Fine-tuned minus each compared row: the observed difference and its 95% interval, one row per
+        (compared model, metric)."""
+        ft = self.metrics.loc["fine-tuned MiniLM"]
+        rows = {(other, metric): {"observed": ft[metric] - self.metrics.loc[other, metric], "95% low": low,
+                                  "95% high": high}
+                for other, by_metric in self.intervals.items() for metric, (low, high) in by_metric.items()}
+        table = pd.DataFrame.from_dict(rows, orient="index")
+        table.index.names = ["fine-tuned MiniLM minus", "metric"]
+        return table
 
 
 def run_finetune_experiment(cfg: FinetuneConfig | None = None, device: torch.device | str | None = None, *,
@@ -126,13 +174,16 @@ def run_finetune_experiment(cfg: FinetuneConfig | None = None, device: torch.dev
     rows = {name: {**classification_metrics(y_test, p), "kappa": cohen_kappa(y_test, p, range(len(LABELS)))}
             for name, p in preds.items()}
     metrics = pd.DataFrame(rows).T[["accuracy", "macro_f1", "kappa"]]
+    occupations = split.test["O*NET-SOC Code"].to_numpy()
+    intervals = {name: occupation_bootstrap(y_test, pred, preds[name], occupations, seed=cfg.seed)
+                 for name in ("frozen MiniLM + logistic regression", f"{other} labels vs {cfg.target} (agreement)")}
     conf = pd.crosstab(pd.Series([LABELS[i] for i in y_test], name=cfg.target),
                        pd.Series([LABELS[i] for i in pred], name="fine-tuned")).reindex(
         index=list(LABELS), columns=list(LABELS), fill_value=0)
     return FinetuneReport(config=cfg, metrics=metrics, history=result.history, n_train=len(split.train),
                           n_test=len(split.test), n_test_occupations=split.test["O*NET-SOC Code"].nunique(),
                           train_seconds=result.train_seconds, encode_seconds=encode_seconds,
-                          confusion_finetuned=conf, steps=result.steps, logreg_c=best_c)
+                          confusion_finetuned=conf, steps=result.steps, logreg_c=best_c, intervals=intervals)
 
 
 def bench_finetune(mode: str, device: torch.device) -> dict:
@@ -142,11 +193,15 @@ def bench_finetune(mode: str, device: torch.device) -> dict:
     report = run_finetune_experiment(cfg, device, progress=False)
     keys = {"majority class": "majority", "frozen MiniLM + logistic regression": "logreg",
             "fine-tuned MiniLM": "finetuned"}
-    metrics: dict[str, float] = {}
+    metrics: dict[str, object] = {}
     for row in report.metrics.index:
         key = keys.get(row, "gpt4_vs_human")
         for col in report.metrics.columns:
             metrics[f"{key}.{col}"] = float(report.metrics.loc[row, col])
+    for other, by_metric in report.intervals.items():  # e.g. finetuned_minus_logreg.kappa_ci95: [low, high]
+        for col, (low, high) in by_metric.items():
+            metrics[f"finetuned_minus_{keys.get(other, 'gpt4_vs_human')}.{col}_ci95"] = [low, high]
+    metrics["steps"] = report.steps
     metrics["n_train"] = report.n_train
     metrics["n_test"] = report.n_test
     metrics["n_test_occupations"] = report.n_test_occupations

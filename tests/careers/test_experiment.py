@@ -23,3 +23,30 @@ def test_baselines_and_metrics():
 
 def test_bench_is_registered():
     assert bench.resolve("careers-finetune") is careers.bench_finetune
+
+
+def test_occupation_bootstrap_resamples_whole_occupations_and_pairs_the_models():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    groups = np.repeat([f"occ{k}" for k in range(30)], 10)
+    noisy = np.where(rng.random(300) < 0.5, y, (y + 1) % 3)  # right on about half the tasks
+    same = careers.occupation_bootstrap(y, noisy, noisy, groups, n_boot=200)
+    assert all(iv == (0.0, 0.0) for iv in same.values())  # paired: one model against itself differs by nothing
+    better = careers.occupation_bootstrap(y, y, noisy, groups, n_boot=200)
+    observed = 1.0 - (noisy == y).mean()
+    low, high = better["accuracy"]
+    assert 0 < low < observed < high  # the perfect model is better on every resample, by about the observed gap
+    assert better["kappa"][0] > 0 and better["macro_f1"][0] > 0
+    # one occupation: every resample is the whole test set, so the interval is the observed difference; a
+    # bootstrap over single tasks would still spread out here
+    one = careers.occupation_bootstrap(y, y, noisy, np.zeros(300), n_boot=50)
+    assert one["accuracy"] == pytest.approx((observed, observed))
+    # occupations that are all-right or all-wrong vary more between resamples than tasks mixed at random
+    clustered = np.where(np.repeat(rng.random(30) < 0.5, 10), y, (y + 1) % 3)
+    width = {name: np.subtract(*careers.occupation_bootstrap(y, y, p, groups, n_boot=300)["accuracy"][::-1])
+             for name, p in (("clustered", clustered), ("mixed", noisy))}
+    assert width["clustered"] > 2 * width["mixed"]
+    with pytest.raises(ValueError, match="one group per test task"):
+        careers.occupation_bootstrap(y, y, y, groups[:10])
+    with pytest.raises(ValueError, match="level"):
+        careers.occupation_bootstrap(y, y, y, groups, level=1.5)
