@@ -99,6 +99,14 @@ def test_the_numbers_of_each_record_appear_on_the_page(page):
                 row = next(row for row in _rows(page, f"`{name}`") if f"| `{run['variant']}` |" in row)
                 assert f"{run['frechet_vs_floor']:.2f}" in row and f"{run['mean_confidence']:.3f}" in row, \
                     f"{name}: {run['variant']} seed {run['seed']} not in its row {row}"
+        elif bench == "careers-finetune":
+            for key in ("majority", "logreg", "finetuned", "gpt4_vs_human"):
+                expected += [f"{m[key + '.' + metric]:.3f}" for metric in ("accuracy", "macro_f1", "kappa")]
+            expected += [f"{m['n_train']:,}", f"{m['n_test']:,} ({m['n_test_occupations']:,})"]
+            for key in ("logreg", "gpt4_vs_human"):
+                for metric in ("accuracy", "macro_f1", "kappa"):
+                    low, high = m[f"finetuned_minus_{key}.{metric}_ci95"]
+                    expected.append(f"[{low:+.3f}, {high:+.3f}]")
         elif bench == "gan-2d-per-run":
             for run in r["runs"]:
                 expected += [f"{100 * run['high_quality']:.2f}%", f"{run['steps']:,}"]
@@ -207,6 +215,10 @@ def test_targets_match_the_full_mode_checks():
     for bench, metric in pairs:
         ours, theirs = perf.TARGETS[bench][metric], full[bench][metric]
         assert (ours.op, ours.value) == (theirs.op, theirs.value), f"{bench}.{metric}: {ours} vs {theirs}"
+    assert set(perf.TARGETS["careers-finetune"]) == set(full["careers-finetune"])
+    for metric, theirs in full["careers-finetune"].items():
+        ours = perf.TARGETS["careers-finetune"][metric]
+        assert (ours.op, ours.value) == (theirs.op, theirs.value), f"careers-finetune.{metric}: {ours} vs {theirs}"
     for metric in ("classes_present", "mean_confidence", "frechet_vs_floor"):
         ours, theirs = perf.TARGETS["diffusion-mnist"][metric], full["diffusion-mnist"][metric]
         assert (ours.op, ours.value) == (theirs.op, theirs.value), f"diffusion-mnist.{metric}: {ours} vs {theirs}"
@@ -286,3 +298,26 @@ def test_the_dcgan_lever_study_records_its_runs_and_renders(tmp_path):
                                                                                           '"steps": 200'))
     with pytest.raises(SystemExit, match="different lengths"):
         levers.record(runs, tmp_path / "other.json", "abc1234", None)
+
+
+def test_careers_finetune_needs_both_baselines_beaten_in_macro_f1_and_kappa(tmp_path):
+    """A fine-tuned model that beats the frozen baseline in macro-F1 but not in kappa misses the target, and
+    an interval that reaches zero is read as 'not established'."""
+    scores = {"majority": (0.5, 0.22, 0.0), "logreg": (0.70, 0.61, 0.48), "finetuned": (0.74, 0.68, 0.57),
+              "gpt4_vs_human": (0.65, 0.57, 0.44)}
+    metrics = {f"{k}.{name}": v for k, vals in scores.items() for name, v in zip(("accuracy", "macro_f1", "kappa"),
+                                                                                   vals)}
+    metrics.update(n_train=15000, n_test=3800, n_test_occupations=180, steps=964)
+    metrics.update({f"finetuned_minus_{k}.{name}_ci95": [0.01, 0.09] for k in ("logreg", "gpt4_vs_human")
+                    for name in ("accuracy", "macro_f1", "kappa")})
+    record = {**RUN, "device": "cpu", "bench": "careers-finetune", "metrics": metrics}
+    _write(tmp_path / "a", "careers-finetune.json", record)
+    page = _render(tmp_path, tmp_path / "a")
+    assert _rows(page, "`careers-finetune.json` | cpu")[0].endswith("| 3,800 (180) | met |")
+    assert "both 95% intervals lie above zero" in page and "| [+0.010, +0.090] | yes |" in page
+    worse_kappa = {**metrics, "finetuned.kappa": 0.47, "finetuned_minus_logreg.kappa_ci95": [-0.03, 0.01]}
+    _write(tmp_path / "b", "careers-finetune.json", {**record, "metrics": worse_kappa})
+    page = _render(tmp_path, tmp_path / "b")
+    assert _rows(page, "`careers-finetune.json` | cpu")[0].endswith("| **not met** |")
+    assert "does not establish the lead" in page and "| [-0.030, +0.010] | no |" in page
+    assert "| careers-finetune | `careers-finetune.json` |" in page and page.count("**not met**") >= 2

@@ -1,0 +1,24 @@
+"""The chapter's sentence on the full-mode fine-tuning record (book/ch05_careers/index.md) against results/."""
+
+import json
+from pathlib import Path
+
+from aigc_lessons import careers
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PAGE = " ".join((ROOT / "book" / "ch05_careers" / "index.md").read_text(encoding="utf-8").split())
+
+
+def test_the_fine_tuned_model_leads_the_frozen_baseline_and_gpt4_in_kappa_beyond_resampling():
+    record = json.loads((ROOT / "results" / "careers-finetune.json").read_text(encoding="utf-8"))
+    m, cfg = record["metrics"], record["config"]
+    assert record["mode"] == "full" and cfg == {**careers.FinetuneConfig.for_mode("full").__dict__,
+                                                "logreg_cs": cfg["logreg_cs"]}
+    assert cfg["trainable_layers"] == 6 and cfg["epochs"] == 4 and cfg["test_fraction"] == 0.2
+    assert "(all six layers, four epochs;" in PAGE and "four fifths of the occupations" in PAGE
+    for key in ("finetuned", "logreg", "gpt4_vs_human"):
+        assert f"\\kappa = {m[key + '.kappa']:.3f}" in PAGE, f"{key} kappa {m[key + '.kappa']:.3f} not in the chapter"
+    assert m["finetuned.kappa"] > m["logreg.kappa"] > m["gpt4_vs_human.kappa"]
+    # "Both leads hold over resamples of the held-out occupations"
+    assert "Both leads hold over resamples of the held-out occupations" in PAGE
+    assert m["finetuned_minus_logreg.kappa_ci95"][0] > 0 and m["finetuned_minus_gpt4_vs_human.kappa_ci95"][0] > 0
