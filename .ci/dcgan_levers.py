@@ -2,6 +2,8 @@
 
     python .ci/dcgan_levers.py run ns_ema 0 --out DIR          # one run: one process, one thread
     python .ci/dcgan_levers.py record DIR                      # -> results/gan-mnist-levers-cpu.json
+    python .ci/dcgan_levers.py run ns_ema_r1 0 --steps 12000 --out DIR   # the 12,000-step record's runs
+    python .ci/dcgan_levers.py record DIR --out results/gan-mnist-levers-cpu-12k.json --commit HASH
 
 Every run trains :func:`aigc_lessons.gan.train_dcgan` with the quick architecture
 (``DCGANConfig.for_mode("quick")``: 32 channels, batch 64) and the full mode's learning rate (2e-4), for
