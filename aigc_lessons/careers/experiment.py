@@ -75,8 +75,8 @@ def occupation_bootstrap(y_true: Sequence[int], pred_a: Sequence[int], pred_b: S
     """Percentile interval of ``metric(a) - metric(b)`` for accuracy, macro-F1 and Cohen's kappa, resampling
     whole test *occupations* (``groups``) with replacement.
 
-    The tasks of one occupation are alike and share raters, so they are not independent draws; resampling
-    single tasks would make the interval too narrow. Both models are scored on the same resample each time
+    The tasks of one occupation resemble each other, so they are not independent draws; resampling single
+    tasks would make the interval too narrow when a model's errors cluster by occupation. Both models are scored on the same resample each time
     (a paired comparison). With one occupation every resample is the test set itself, so the interval is the
     observed difference.
     """
