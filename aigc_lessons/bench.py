@@ -138,11 +138,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument("--methods", default=None,
                         help="gan-2d only: a comma-separated subset of the study's methods (e.g. r1_ema)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="careers-finetune only: the seed of the occupation split and of training (default: the "
+                             "config's, 0)")
     args = parser.parse_args(argv)
-    options = {"methods": tuple(m.strip() for m in args.methods.split(",") if m.strip())} if args.methods else {}
-    if options and set(args.names) - {"gan-2d"}:
-        print("error: --methods applies to gan-2d only", file=sys.stderr)
-        return 2
+    options: dict[str, Any] = {}
+    for flag, value, bench_name in (("--methods", args.methods, "gan-2d"), ("--seed", args.seed, "careers-finetune")):
+        if value is None:
+            continue
+        if set(args.names) - {bench_name}:
+            print(f"error: {flag} applies to {bench_name} only", file=sys.stderr)
+            return 2
+        options[flag[2:]] = (tuple(m.strip() for m in value.split(",") if m.strip()) if flag == "--methods"
+                             else value)
     if args.list or not args.names:
         for name, target in BENCHES.items():
             print(f"{name:20} {target}")

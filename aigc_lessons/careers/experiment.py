@@ -186,9 +186,10 @@ def run_finetune_experiment(cfg: FinetuneConfig | None = None, device: torch.dev
                           confusion_finetuned=conf, steps=result.steps, logreg_c=best_c, intervals=intervals)
 
 
-def bench_finetune(mode: str, device: torch.device) -> dict:
-    """Benchmark ``careers-finetune``: accuracy, macro-F1 and kappa of each model on held-out occupations."""
-    cfg = FinetuneConfig.for_mode(mode)
+def bench_finetune(mode: str, device: torch.device, seed: int | None = None) -> dict:
+    """Benchmark ``careers-finetune``: accuracy, macro-F1 and kappa of each model on held-out occupations.
+    ``seed`` (``--seed`` on the command line) replaces the config's: another split of the occupations."""
+    cfg = FinetuneConfig.for_mode(mode, **({} if seed is None else {"seed": seed}))
     start = time.perf_counter()
     report = run_finetune_experiment(cfg, device, progress=False)
     keys = {"majority class": "majority", "frozen MiniLM + logistic regression": "logreg",

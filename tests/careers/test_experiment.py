@@ -50,3 +50,25 @@ def test_occupation_bootstrap_resamples_whole_occupations_and_pairs_the_models()
         careers.occupation_bootstrap(y, y, y, groups[:10])
     with pytest.raises(ValueError, match="level"):
         careers.occupation_bootstrap(y, y, y, groups, level=1.5)
+
+
+def test_the_bench_takes_another_seed_from_the_command_line(monkeypatch):
+    """``--seed`` gives the bench another split of the occupations (the config's seed); it belongs to this
+    benchmark only."""
+    from aigc_lessons.careers import experiment
+
+    seen = {}
+
+    def fake_run(cfg, device, **kwargs):
+        seen["cfg"] = cfg
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(experiment, "run_finetune_experiment", fake_run)
+    with pytest.raises(RuntimeError, match="stop here"):
+        bench.main(["careers-finetune", "--mode", "full", "--device", "cpu", "--seed", "3"])
+    assert seen["cfg"].seed == 3 and seen["cfg"].trainable_layers == 6
+    with pytest.raises(RuntimeError, match="stop here"):
+        bench.run("careers-finetune", "quick", "cpu")
+    assert seen["cfg"].seed == careers.FinetuneConfig.for_mode("quick").seed == 0
+    assert bench.main(["careers-finetune", "lm-tang", "--seed", "1"]) == 2
+    assert bench.main(["lm-tang", "--methods", "r1_ema"]) == 2
