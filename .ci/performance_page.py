@@ -93,6 +93,11 @@ PROVENANCE: dict[str, dict[str, Any]] = {
                   "process, two at a time, with no other heavy job on the cores; up to 6,000 steps they repeat the "
                   "training of the 6,000-step study (their 2,000-sample Fréchet distances at 3,000 and 6,000 steps "
                   "agree with its runs' to seven significant digits)"},
+    "careers-finetune-seed1.json": {
+        "commit": "ec0eec1", "date": "2026-11-27", "shared_gpu": None,
+        "detail": "the same configuration with seed 1 (`--seed 1`), which holds out another fifth of the "
+                  "occupations, on the 2-core development machine (no GPU) with nothing else running on the cores; "
+                  "float32, as above"},
     "gan-2d-runs.json": {
         "commit": "7394f7b", "date": "2026-11-26", "shared_gpu": None,
         "detail": "one single-thread CPU process per run on the GPU machine's CPU cores; no GPU was used"},
