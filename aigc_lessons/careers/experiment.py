@@ -128,6 +128,17 @@ class FinetuneReport:
     logreg_c: float = float("nan")
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
+    def check_metrics(self) -> dict[str, float]:
+        """What the ``careers-finetune`` checks of :mod:`aigc_lessons.calibrate` test: the fine-tuned model's lead
+        over the majority class (accuracy, macro-F1) and over the frozen baseline (macro-F1, kappa)."""
+        m = self.metrics
+        ft, majority = m.loc["fine-tuned MiniLM"], m.loc["majority class"]
+        frozen = m.loc["frozen MiniLM + logistic regression"]
+        return {"finetuned_accuracy_over_majority": float(ft["accuracy"] - majority["accuracy"]),
+                "finetuned_macro_f1_over_majority": float(ft["macro_f1"] - majority["macro_f1"]),
+                "finetuned_macro_f1_over_logreg": float(ft["macro_f1"] - frozen["macro_f1"]),
+                "finetuned_kappa_over_logreg": float(ft["kappa"] - frozen["kappa"])}
+
     def differences(self) -> pd.DataFrame:
         """Fine-tuned minus each compared row: the observed difference and its 95% interval, one row per
         (compared model, metric)."""

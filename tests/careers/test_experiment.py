@@ -72,3 +72,18 @@ def test_the_bench_takes_another_seed_from_the_command_line(monkeypatch):
     assert seen["cfg"].seed == careers.FinetuneConfig.for_mode("quick").seed == 0
     assert bench.main(["careers-finetune", "lm-tang", "--seed", "1"]) == 2
     assert bench.main(["lm-tang", "--methods", "r1_ema"]) == 2
+
+
+def test_check_metrics_are_the_leads_the_careers_checks_test():
+    import pandas as pd
+
+    metrics = pd.DataFrame({"accuracy": [0.5, 0.70, 0.74], "macro_f1": [0.22, 0.61, 0.68], "kappa": [0.0, 0.48, 0.57]},
+                           index=["majority class", "frozen MiniLM + logistic regression", "fine-tuned MiniLM"])
+    report = careers.FinetuneReport(config=careers.FinetuneConfig(), metrics=metrics, history={}, n_train=1, n_test=1,
+                                    n_test_occupations=1, train_seconds=0.0, encode_seconds=0.0,
+                                    confusion_finetuned=pd.DataFrame())
+    values = report.check_metrics()
+    assert set(values) == set(calibrate.CHECKS["careers-finetune"]["full"])
+    assert values == pytest.approx({"finetuned_accuracy_over_majority": 0.24, "finetuned_macro_f1_over_majority": 0.46,
+                                    "finetuned_macro_f1_over_logreg": 0.07, "finetuned_kappa_over_logreg": 0.09})
+    calibrate.assert_checks("careers-finetune", values, "full")
