@@ -142,15 +142,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="careers-finetune only: the seed of the occupation split and of training (default: the "
                              "config's, 0)")
     args = parser.parse_args(argv)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
     options: dict[str, Any] = {}
-    for flag, value, bench_name in (("--methods", args.methods, "gan-2d"), ("--seed", args.seed, "careers-finetune")):
+    for option, value, bench_name in (("methods", methods, "gan-2d"), ("seed", args.seed, "careers-finetune")):
         if value is None:
             continue
         if set(args.names) - {bench_name}:
-            print(f"error: {flag} applies to {bench_name} only", file=sys.stderr)
+            print(f"error: --{option} applies to {bench_name} only", file=sys.stderr)
             return 2
-        options[flag[2:]] = (tuple(m.strip() for m in value.split(",") if m.strip()) if flag == "--methods"
-                             else value)
+        options[option] = value
     if args.list or not args.names:
         for name, target in BENCHES.items():
             print(f"{name:20} {target}")
