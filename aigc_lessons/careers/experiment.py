@@ -129,7 +129,7 @@ class FinetuneReport:
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
     def check_metrics(self) -> dict[str, float]:
-        """What the ``careers-finetune`` checks of :mod:`aigc_lessons.calibrate` test: the fine-tuned model's lead
+        """What the ``careers-finetune`` checks of ``aigc_lessons.calibrate`` test: the fine-tuned model's lead
         over the majority class (accuracy, macro-F1) and over the frozen baseline (macro-F1, kappa)."""
         m = self.metrics
         ft, majority = m.loc["fine-tuned MiniLM"], m.loc["majority class"]
