@@ -15,6 +15,8 @@ Records go to ``--out`` (default ``$OUT/results`` when ``$OUT`` is set, else ``r
 benchmark in the layout of ``aigc_lessons.bench``, plus ``bench-gpu.json``: what ran, for how long,
 and what failed or did not fit. ``vae-mnist`` trains for 570 s in full mode, so it runs only when the
 budget leaves room for it (its own call: ``make bench-gpu BENCHES=vae-mnist BUDGET=660``).
+``careers-finetune`` needs MiniLM: the package, or a half-precision copy named by ``$AIGC_MINILM_DIR``
+(``python -m aigc_lessons.pretrained export DIR``); without either it is skipped, with the reason.
 
     python .ci/bench_gpu.py --budget 480
     python .ci/bench_gpu.py --device cpu --mode quick --benches first-look-bigram --skip-cuda-paths  # a dry run
@@ -35,6 +37,18 @@ TIMED = "lm-shakespeare"
 SHARED = ("gan-mnist", "lm-tang", "careers-finetune", "diffusion-mnist")
 CPU_ONLY = ("gan-2d", "diffusion-2d")
 NEEDS_SECONDS = {"vae-mnist": 640}   # training budget of the full configuration plus evaluation
+
+
+def missing_input(name: str) -> str | None:
+    """Why benchmark ``name`` cannot run on this machine (a file it needs is absent), or None."""
+    if name == "careers-finetune":
+        from aigc_lessons import pretrained
+
+        try:
+            pretrained.minilm_path()
+        except (ImportError, FileNotFoundError) as exc:
+            return str(exc)
+    return None
 
 
 def cuda_paths(device: str) -> dict:
@@ -117,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             need = NEEDS_SECONDS.get(name, 0)
             if deadline - time.perf_counter() < need:
                 summary["runs"][name] = {"status": f"skipped: needs about {need} s, the budget had less"}
+                continue
+            if (why := missing_input(name)) is not None:
+                summary["runs"][name] = {"status": f"skipped: {why}"}
+                print(f"{name}: skipped: {why}", flush=True)
                 continue
             device = "cpu" if name in CPU_ONLY else args.device
             procs[name] = (launch(name, args.mode, device, out_dir, log_dir), time.perf_counter())

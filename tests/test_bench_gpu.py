@@ -1,0 +1,36 @@
+"""`make bench-gpu` (.ci/bench_gpu.py) on a CPU: the dry run its docstring gives, and a benchmark whose input
+is missing on the machine is skipped with the reason instead of failing the call."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("bench_gpu", ROOT / ".ci" / "bench_gpu.py")
+bench_gpu = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench_gpu)
+
+
+def test_a_dry_run_records_what_ran_and_skips_what_cannot(mirror, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIGC_DATA_MIRROR", str(mirror))
+    incomplete = tmp_path / "minilm"
+    incomplete.mkdir()
+    monkeypatch.setenv("AIGC_MINILM_DIR", str(incomplete))  # a copy that was never written
+    out = tmp_path / "results"
+    rc = bench_gpu.main(["--device", "cpu", "--mode", "quick", "--benches", "first-look-bigram,careers-finetune",
+                         "--skip-cuda-paths", "--out", str(out), "--budget", "120"])
+    summary = json.loads((out / "bench-gpu.json").read_text())
+    assert rc == 0, summary
+    assert summary["runs"]["first-look-bigram"]["status"] == "ok"
+    assert (out / "first-look-bigram.json").exists()
+    status = summary["runs"]["careers-finetune"]["status"]
+    assert status.startswith("skipped: AIGC_MINILM_DIR=") and "missing config.json" in status
+    assert not (out / "careers-finetune.json").exists()
+
+
+def test_only_the_benchmark_that_needs_minilm_asks_for_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIGC_MINILM_DIR", str(tmp_path))
+    assert "missing" in bench_gpu.missing_input("careers-finetune")
+    assert bench_gpu.missing_input("gan-mnist") is None
+    monkeypatch.delenv("AIGC_MINILM_DIR")
+    assert bench_gpu.missing_input("careers-finetune") is None  # the pinned package is installed here
