@@ -4,8 +4,8 @@ A lent GPU machine comes for about ten minutes, machine start included, without 
 without the course's shared folder, so everything runs from one prepared command:
 
 1. **CUDA paths** (about a minute): a few steps of every code path that only a GPU reaches (bf16
-   autocast, ``torch.compile``, fused AdamW) in the GPT, DCGAN and VAE training functions, so a
-   broken CUDA path fails in seconds instead of after a long run.
+   autocast, ``torch.compile``, fused AdamW) in the GPT, DCGAN and VAE training functions, for the
+   benchmarks that will run, so a broken CUDA path fails in seconds instead of after a long run.
 2. **The timed benchmark alone**: ``lm-shakespeare`` with the GPU and the host's cores to itself
    (its ``seconds_to_target`` and tokens/s are speed measurements).
 3. **The rest side by side** until the deadline: the 2-D GAN study in CPU processes, and every other
@@ -51,13 +51,32 @@ def missing_input(name: str) -> str | None:
     return None
 
 
-def cuda_paths(device: str) -> dict:
-    """A few optimisation steps through every CUDA-only branch; returns seconds per path."""
+def cuda_paths(device: str, names: list[str]) -> dict:
+    """A few optimisation steps through every CUDA-only branch of the benchmarks in ``names`` (the GPT's
+    when an ``lm-`` benchmark runs, the DCGAN's for ``gan-mnist``, the VAE's for ``vae-mnist``), so a call
+    that runs only some benchmarks needs only their data; returns seconds per path."""
     import torch
 
     from aigc_lessons import gan, lm, vae
 
     out: dict[str, float] = {}
+    if any(n.startswith("lm-") for n in names):
+        out["gpt_bf16_compile_fused"] = _gpt_path(device, lm)
+    if "gan-mnist" in names:
+        t = time.perf_counter()
+        gres = gan.train_dcgan(gan.DCGANConfig.for_mode("full"), device, stop_after=3, progress=False)
+        assert torch.isfinite(torch.tensor(gres.history["d_loss"][-1])), "DCGAN: CUDA path"
+        out["dcgan"] = time.perf_counter() - t
+    if "vae-mnist" in names:
+        t = time.perf_counter()
+        vres = vae.bench_mnist("full", torch.device(device), stop_after=3, eval_images=64, progress=False,
+                               checkpoint_path=Path(os.environ.get("TMPDIR", "/tmp")) / "bench-gpu-vae.pt")
+        assert vres["metrics"]["test_nll_nats"] == vres["metrics"]["test_nll_nats"], "VAE: bf16 path"
+        out["vae_bf16"] = time.perf_counter() - t
+    return out
+
+
+def _gpt_path(device: str, lm) -> float:
     t = time.perf_counter()
     splits = lm.shakespeare_splits()
     mcfg = lm.GPTConfig.for_mode("full", splits.tokenizer.vocab_size)
@@ -65,17 +84,7 @@ def cuda_paths(device: str) -> dict:
                                    batch_size=8)
     res = lm.train_lm(lm.GPT(mcfg), splits, tcfg, device=device, progress=False)
     assert res.steps == 3 and res.metrics["val_loss"] == res.metrics["val_loss"], "GPT: bf16/compile/fused path"
-    out["gpt_bf16_compile_fused"] = time.perf_counter() - t
-    t = time.perf_counter()
-    gres = gan.train_dcgan(gan.DCGANConfig.for_mode("full"), device, stop_after=3, progress=False)
-    assert torch.isfinite(torch.tensor(gres.history["d_loss"][-1])), "DCGAN: CUDA path"
-    out["dcgan"] = time.perf_counter() - t
-    t = time.perf_counter()
-    vres = vae.bench_mnist("full", torch.device(device), stop_after=3, eval_images=64, progress=False,
-                           checkpoint_path=Path(os.environ.get("TMPDIR", "/tmp")) / "bench-gpu-vae.pt")
-    assert vres["metrics"]["test_nll_nats"] == vres["metrics"]["test_nll_nats"], "VAE: bf16 path"
-    out["vae_bf16"] = time.perf_counter() - t
-    return out
+    return time.perf_counter() - t
 
 
 def launch(name: str, mode: str, device: str, out_dir: Path, log_dir: Path) -> subprocess.Popen:
@@ -120,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.skip_cuda_paths:
         try:
-            summary["cuda_paths_s"] = cuda_paths(args.device)
+            summary["cuda_paths_s"] = cuda_paths(args.device, names)
         except Exception as exc:  # noqa: BLE001 - report and go on: the benchmarks may still run
             summary["cuda_paths_error"] = f"{type(exc).__name__}: {exc}"
         print("CUDA paths:", summary.get("cuda_paths_s", summary.get("cuda_paths_error")), flush=True)

@@ -34,3 +34,9 @@ def test_only_the_benchmark_that_needs_minilm_asks_for_it(monkeypatch, tmp_path)
     assert bench_gpu.missing_input("gan-mnist") is None
     monkeypatch.delenv("AIGC_MINILM_DIR")
     assert bench_gpu.missing_input("careers-finetune") is None  # the pinned package is installed here
+
+
+def test_a_call_exercises_the_cuda_paths_of_its_own_benchmarks_only():
+    """A careers-finetune call carries only the careers data: no GPT, DCGAN or VAE path may ask for MNIST
+    or tiny-shakespeare."""
+    assert bench_gpu.cuda_paths("cpu", ["careers-finetune", "gan-2d", "diffusion-2d"]) == {}
