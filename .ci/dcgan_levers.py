@@ -45,9 +45,10 @@ DEFAULT_OUT = ROOT / "results" / "gan-mnist-levers-cpu.json"
 
 
 def base_overrides(steps: int, seed: int) -> dict:
-    """What every run shares: the full mode's learning rate, one thread, no snapshots, four evaluations."""
+    """What every run shares: the full mode's learning rate, one thread, no snapshots, four evaluations, and
+    every lever off (the quick config's R1 too) unless the variant turns it on."""
     return dict(lr=2e-4, steps=steps, seed=seed, cpu_threads=1, snapshot_every=10**9, checkpoint_every=10**9,
-                eval_every=steps // 4)
+                eval_every=steps // 4, r1_weight=0.0, ema=0.0, loss="non_saturating", lr_d=None)
 
 
 def run(variant: str, seed: int, steps: int, out: Path) -> dict:

@@ -88,11 +88,13 @@ def test_the_dcgan_lever_study_supports_what_the_chapter_says():
     assert mean["ns_ema"] >= 0.95 * mean["ns"] and mean["hinge_ema"] >= 0.95 * mean["ns_ema"]
     assert mean["ns_ema_ttur"] >= 0.95 * mean["ns_ema"]
     assert variants["ns_ema_r1"] == {"ema": 0.999, "r1_weight": 1.0}
-    # "the full mode therefore adds R1 (gamma = 1)", with the averaged generator of the study's variant
-    full = gan.DCGANConfig.for_mode("full")
-    assert full.r1_weight == variants["ns_ema_r1"]["r1_weight"] and full.ema == variants["ns_ema_r1"]["ema"]
-    # "no GPU run of that configuration is recorded yet": update the chapter when one is
-    assert "no GPU run of that configuration is recorded yet" in note
+    # "both modes therefore train with R1 (gamma = 1), the full mode also with the averaged generator"
+    assert "Both modes therefore train with R1 ($\\gamma = 1$), the full mode also with the averaged generator" in note
+    full, quick = gan.DCGANConfig.for_mode("full"), gan.DCGANConfig.for_mode("quick")
+    assert full.r1_weight == quick.r1_weight == variants["ns_ema_r1"]["r1_weight"]
+    assert full.ema == variants["ns_ema_r1"]["ema"] and quick.ema == 0.0
+    # "no GPU run of the full configuration is recorded yet": update the chapter when one is
+    assert "no GPU run of the full configuration is recorded yet" in note
     records = [r for r in (_load(p.name) for p in RESULTS.glob("gan-mnist*.json")) if r["bench"] == "gan-mnist"]
     assert records and not any(r["config"]["dcgan"].get("r1_weight", 0) > 0 for r in records)
 
@@ -127,3 +129,18 @@ def test_diffusion_modes_are_nearly_as_wide_as_the_data_and_the_gans_under_half(
         assert diffusion["per_seed"][f"{mixture}.modes_covered"] == [gan.get_mixture(mixture).n_modes] * 5
         assert min(diffusion["per_seed"][f"{mixture}.spread"]) >= 0.8  # "nearly as wide as the data's" (1.0)
         assert max(gan_2d["per_seed"][f"{mixture}.spread"]) < 0.5  # "less than half as wide"
+
+
+def test_in_quick_mode_r1_keeps_every_digit_in_range_in_every_calibration_run():
+    """The chapter's note on quick mode, against the runs that set its thresholds (tests/calibration.json)."""
+    note = " ".join(NOTE.split())
+    assert ("In quick mode's 1,200 CPU steps R1 already keeps every digit between 5% and 15% of the samples: it did "
+            "so in all ten runs that set the quick-mode thresholds (five seeds, two floating-point paths), at 34 to 45 "
+            "times the floor.") in note
+    quick = gan.DCGANConfig.for_mode("quick")
+    assert quick.steps == 1200 and quick.r1_weight > 0
+    runs = json.loads((ROOT / "tests" / "calibration.json").read_text())["gan-mnist"]["runs"]
+    assert len(runs) == 10 and len({r["seed"] for r in runs}) == 5 and len({r["float_path"] for r in runs}) == 2
+    assert all(r["metrics"]["class_share_min"] >= 0.05 and r["metrics"]["class_share_max"] <= 0.15 for r in runs)
+    ratios = [r["metrics"]["frechet_vs_floor"] for r in runs]
+    assert (round(min(ratios)), round(max(ratios))) == (34, 45), ratios
