@@ -1,5 +1,5 @@
 """Chapter 2 exercises (GANs): the optimal discriminator, a stable generator loss, a training step
-that keeps the two players apart, and the mode-coverage count of the 2-D benchmark."""
+that keeps the two players apart, the mode-coverage count of the 2-D benchmark, and the R1 penalty."""
 
 from __future__ import annotations
 
@@ -198,6 +198,77 @@ def _check_count_modes(fn) -> None:
            "当 min_count=5 且每个中心上恰好各有 5 个样本时，每个模式都被覆盖：请使用 min_count，不要把 20 写死。")
 
 
+# ------------------------------------------------------------------------------------------ 2.5
+
+
+def r1_penalty(D: nn.Module, real: Tensor) -> Tensor:
+    """Return the R1 penalty without its factor gamma/2: the mean over the batch of the squared norm of
+    D's gradient with respect to each real sample, E ||grad_x D(x)||^2. ``real`` is a batch (B, ...)
+    and D returns one logit per sample. The result must be differentiable in D's weights, since the
+    discriminator minimises it, and the caller's batch must come back unchanged."""
+    raise NotImplementedError
+
+
+class _Quadratic(nn.Module):
+    """D(x) = sum_i a_i x_i^2: its gradient 2 a * x differs from sample to sample."""
+
+    def __init__(self, a: Tensor):
+        super().__init__()
+        self.a = nn.Parameter(a)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (self.a * x.pow(2)).sum(dim=1, keepdim=True)
+
+
+def _check_r1(fn) -> None:
+    gen = torch.Generator().manual_seed(0)
+    linear = nn.Linear(3, 1)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[1.0, -2.0, 0.5]]))
+        linear.bias.fill_(0.3)
+    real = torch.randn(8, 3, generator=gen)
+    before = real.clone()
+    val = fn(linear, real)
+    expect(isinstance(val, torch.Tensor), "return a tensor (the penalty), not a Python number.",
+           "请返回一个张量（惩罚项），而不是 Python 数值。")
+    expect_shape(val, (), "the penalty (a scalar: the mean over the batch)", "惩罚项（一个标量：在批次上的均值）")
+    expect_close(val.detach(), torch.tensor(5.25), "the penalty of D(x) = w.x + b with w = (1, -2, 0.5)", rtol=1e-5,
+                 hint="a linear D has the gradient w at every x, so the penalty is ||w||^2 = 1 + 4 + 0.25 = 5.25: "
+                      "square the norm, do not subtract 1 (that is WGAN-GP's penalty), average over the batch, and take the "
+                      "gradient of D(x).sum() (the gradient of a mean divides each sample's gradient by the batch size).",
+                 what_zh="D(x) = w.x + b（w = (1, -2, 0.5)）的惩罚项",
+                 hint_zh="线性的 D 在每个 x 处的梯度都是 w，所以惩罚项是 ||w||^2 = 1 + 4 + 0.25 = 5.25：要把范数平方，"
+                         "不要减去 1（那是 WGAN-GP 的惩罚项），在批次上取平均，并对 D(x).sum() 求梯度（对均值求梯度会把每个样本的梯度"
+                         "除以批大小）。")
+    expect(torch.equal(real, before) and not real.requires_grad and real.grad is None,
+           "the caller's batch came back changed: take the gradient with respect to a detached copy, "
+           "real.detach().requires_grad_(True).",
+           "调用者传入的批次被改动了：请对一个分离出来的副本求梯度，即 real.detach().requires_grad_(True)。")
+    expect(val.requires_grad, "the penalty is not differentiable in D's weights, so the discriminator cannot minimise "
+                              "it: pass create_graph=True to torch.autograd.grad.",
+           "惩罚项对 D 的权重不可微，判别器就无法最小化它：请给 torch.autograd.grad 传入 create_graph=True。")
+    (grad_w,) = torch.autograd.grad(val, linear.weight)
+    expect_close(grad_w, 2 * linear.weight.detach(), "the penalty's gradient in w", rtol=1e-5,
+                 hint="the derivative of ||w||^2 in w is 2w.", what_zh="惩罚项对 w 的梯度",
+                 hint_zh="||w||^2 对 w 的导数是 2w。")
+    a = torch.tensor([0.5, -1.0, 2.0])
+    xs = torch.randn(6, 3, generator=gen)
+    expect_close(fn(_Quadratic(a), xs).detach(), (2 * a * xs).pow(2).sum(dim=1).mean(),
+                 "the penalty of D(x) = sum_i a_i x_i^2 on six samples", rtol=1e-5,
+                 hint="every sample has its own gradient 2 a * x: take the gradient of D(x).sum() (a mean would "
+                      "divide each gradient by the batch size), square each sample's norm, then average.",
+                 what_zh="D(x) = sum_i a_i x_i^2 在六个样本上的惩罚项",
+                 hint_zh="每个样本都有自己的梯度 2 a * x：对 D(x).sum() 求梯度（取均值会把每个梯度除以批大小），"
+                         "先把每个样本的范数平方，再取平均。")
+    image_d = nn.Sequential(nn.Flatten(), nn.Linear(16, 1))
+    images = torch.rand(5, 1, 4, 4, generator=gen)
+    w2 = image_d[1].weight.detach().pow(2).sum()
+    expect_close(fn(image_d, images).detach(), w2, "the penalty on a batch of 4x4 images (B, 1, 4, 4)", rtol=1e-5,
+                 hint="flatten each sample's gradient before its norm: grad.flatten(1).",
+                 what_zh="在一批 4x4 图像 (B, 1, 4, 4) 上的惩罚项",
+                 hint_zh="求范数之前先把每个样本的梯度展平：grad.flatten(1)。")
+
+
 # plausible mistakes each check must catch (tests/test_exercises.py runs them)
 def _d_flipped(p_data, p_g):
     return p_g / (p_data + p_g)
@@ -236,6 +307,39 @@ def _modes_hq_of_covered(samples, centers, sigma, min_count=20):
     return int((counts >= min_count).sum()), float(good.sum()) / max(int((counts >= min_count).sum()), 1) / 100
 
 
+def _r1_grad(D, real, reduce="sum", create_graph=True):
+    x = real.detach().requires_grad_(True)
+    out = D(x)
+    (grad,) = torch.autograd.grad(out.sum() if reduce == "sum" else out.mean(), x, create_graph=create_graph)
+    return grad.flatten(1)
+
+
+def _r1_no_graph(D, real):
+    return _r1_grad(D, real, create_graph=False).pow(2).sum(dim=1).mean()
+
+
+def _r1_norm_not_squared(D, real):
+    return _r1_grad(D, real).norm(dim=1).mean()
+
+
+def _r1_one_centred(D, real):
+    return (_r1_grad(D, real).norm(dim=1) - 1).pow(2).mean()
+
+
+def _r1_grad_of_mean(D, real):
+    return _r1_grad(D, real, reduce="mean").pow(2).sum(dim=1).mean()
+
+
+def _r1_summed_over_batch(D, real):
+    return _r1_grad(D, real).pow(2).sum()
+
+
+def _r1_in_place(D, real):
+    real.requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
 EXERCISES = [
     Exercise("2.1", "The optimal discriminator", "warm-up",
              "Write $D^*(x) = p_{data}(x) / (p_{data}(x) + p_g(x))$. The check also plugs your $D^*$ into the value "
@@ -255,4 +359,13 @@ EXERCISES = [
              "Implement the counting rule of the 2-D benchmark: high-quality samples (within $3\\sigma$ of the nearest "
              "centre) and modes covered (at least `min_count` high-quality samples nearest to them).",
              count_modes, _check_count_modes, wrong=(_modes_any_sample, _modes_hq_of_covered)),
+    Exercise("2.5", "The R1 penalty", "stretch",
+             "Write the zero-centred gradient penalty R1 that the chapter's DCGAN adds to its discriminator's loss, "
+             "without its factor $\\gamma/2$: $\\mathbb{E}_{x \\sim p_{data}}\\lVert\\nabla_x D(x)\\rVert^2$, "
+             "estimated on a batch of real samples. `torch.autograd.grad` gives the gradient with respect to the input; "
+             "the check tries a linear, a quadratic and an image discriminator, whose gradients are known in closed "
+             "form, and checks that the discriminator can minimise your penalty.",
+             r1_penalty, _check_r1,
+             wrong=(_r1_no_graph, _r1_norm_not_squared, _r1_one_centred, _r1_grad_of_mean, _r1_summed_over_batch,
+                    _r1_in_place)),
 ]

@@ -39,3 +39,10 @@ def count_modes(samples: Tensor, centers: Tensor, sigma: float, min_count: int =
     good = dist < 3 * sigma
     counts = torch.bincount(nearest[good], minlength=len(centers))
     return int((counts >= min_count).sum()), float(good.float().mean())
+
+
+def r1_penalty(D: nn.Module, real: Tensor) -> Tensor:
+    x = real.detach().requires_grad_(True)  # a copy that tracks gradients; the caller's batch is left alone
+    # D(x).sum(): each sample's output depends on that sample only, so this gives every sample its own gradient
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)  # create_graph: D can minimise the penalty
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
