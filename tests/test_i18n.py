@@ -216,6 +216,56 @@ def test_each_page_links_to_its_twin(page, language, url):
     assert posixpath.normpath(posixpath.join(here, got)) == ("zh/" if language == "en" else "") + page + ".html"
 
 
+MERMAID = re.compile(r"^```\{mermaid\}[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+def test_every_diagram_is_a_reviewed_message_of_its_page():
+    """The editions extension makes a mermaid diagram's source a message (sphinxcontrib-mermaid's node is not one
+    Sphinx translates), so the Chinese edition draws the diagram with Chinese labels and the same structure."""
+    pages = {p: MERMAID.findall(p.read_text(encoding="utf-8")) for p in (ROOT / "book").rglob("*.md")
+             if "locale" not in p.parts}
+    diagrams = {p: blocks for p, blocks in pages.items() if blocks}
+    assert len(diagrams) >= 8
+    for path, blocks in diagrams.items():
+        page = path.relative_to(ROOT).with_suffix("").as_posix()
+        reviewed = i18n.reviewed(page)
+        for block in blocks:
+            source = block.rstrip("\n")
+            assert reviewed.get(source), f"{page}: the diagram starting {source[:40]!r} has no reviewed translation"
+            chinese = reviewed[source]
+            assert re.search(r"[\u4e00-\u9fff]", chinese) and chinese.split("\n")[0] == source.split("\n")[0]
+            # the same nodes and the same number of edges: a translation changes labels, never the drawing
+            node_ids = lambda text: re.findall(r"^\s*(\w+)\s*[\[({]", text, re.M)  # noqa: E731
+            assert node_ids(chinese) == node_ids(source), page
+            assert len(re.findall(r"-->|-\.->|---|-\.-|\.-", chinese)) == len(re.findall(r"-->|-\.->|---|-\.-|\.-", source))
+
+
+def test_the_extension_turns_every_diagram_into_a_message_filed_under_its_page():
+    from docutils import nodes
+    from docutils.utils import new_document
+    from sphinx.util.nodes import extract_messages
+    from sphinxcontrib.mermaid import mermaid
+
+    doc = new_document("/book/ch02_gan/index.md")
+    doc += nodes.paragraph("", "")
+    doc[0] += mermaid("", code="flowchart LR\n  a[noise] --> b[generator]")
+    assert not list(extract_messages(doc))  # the extension's node class is what makes it a message
+    editions.TranslatableMermaid(doc).apply()
+    (node, message), = extract_messages(doc)
+    assert message == "flowchart LR\n  a[noise] --> b[generator]" and isinstance(node, mermaid)
+    assert node.source == "/book/ch02_gan/index.md" and node.line  # the catalogue files it under the page
+
+
+def test_a_diagram_node_translates_its_source_and_alt_text():
+    node = editions.translatable_mermaid("", code="flowchart LR\n  a[noise]", alt="a diagram")
+    node.preserve_original_messages()
+    assert node.extract_original_messages() == ["flowchart LR\n  a[noise]", "a diagram"]
+    node.apply_translated_message("flowchart LR\n  a[noise]", "flowchart LR\n  a[噪声]")
+    node.apply_translated_message("a diagram", "一张图")
+    assert (node["code"], node["alt"]) == ("flowchart LR\n  a[噪声]", "一张图")
+    assert node.extract_original_messages() == ["flowchart LR\n  a[noise]", "a diagram"]  # the originals are kept
+
+
 def test_chinese_build_config_reads_the_catalogues_and_the_english_execution_cache(tmp_path):
     out = tmp_path / "zh.yml"
     subprocess.run([sys.executable, str(ROOT / ".ci" / "book_config.py"), "--execute", "cache", "--language",

@@ -9,6 +9,10 @@ Sphinx translates a page's messages before sphinx-external-toc inserts the table
 captions of ``_toc.yml`` ("Getting started", ...) would stay English in the sidebar; :class:`TranslateTocCaptions`
 translates them from the root page's catalogue once they are there.
 
+A mermaid diagram's labels are text too, but sphinxcontrib-mermaid's node is not one Sphinx translates:
+:class:`TranslatableMermaid` swaps each diagram for a translatable copy, so that the diagram's source (and its
+``alt`` text) is one message of the page's catalogue and the Chinese edition draws the translated source.
+
 This extension puts that link in every page's header (the theme's ``article_header_end`` slot, beside the
 download and full-screen buttons) and tells search engines about the twin (``<link rel="alternate">``).
 """
@@ -22,6 +26,7 @@ from sphinx import addnodes
 from sphinx.locale import init as init_locale
 from sphinx.transforms import SphinxTransform
 from sphinx.util.i18n import docname_to_domain
+from sphinxcontrib.mermaid import mermaid
 
 EDITIONS = {"en": ("English", "en", ""), "zh_CN": ("中文", "zh-CN", "zh/")}
 TEMPLATE = "edition-switch.html"
@@ -121,7 +126,43 @@ def _search_terms(app, config) -> None:
                 jieba.add_word(term.strip())
 
 
+class translatable_mermaid(mermaid, addnodes.translatable):
+    """A mermaid diagram whose source (and alt text) is a translatable message. The writers draw it as the
+    mermaid node it subclasses (Sphinx looks a node's visitor up along its class's MRO)."""
+
+    def preserve_original_messages(self) -> None:
+        self.setdefault("rawcode", self["code"])
+        if "alt" in self:
+            self.setdefault("rawalt", self["alt"])
+
+    def extract_original_messages(self) -> list[str]:
+        return [self.get("rawcode", self["code"])] + ([self.get("rawalt", self["alt"])] if "alt" in self else [])
+
+    def apply_translated_message(self, original_message: str, translated_message: str) -> None:
+        if original_message == self.get("rawcode", self["code"]):
+            self["code"] = translated_message
+        elif "alt" in self and original_message == self.get("rawalt", self["alt"]):
+            self["alt"] = translated_message
+
+
+class TranslatableMermaid(SphinxTransform):
+    """Before Sphinx preserves and translates messages (priorities 10 and 20), replace every mermaid node by
+    a translatable one with the same attributes."""
+
+    default_priority = 5
+
+    def apply(self, **kwargs) -> None:
+        for node in list(self.document.findall(mermaid)):
+            if not isinstance(node, translatable_mermaid):
+                copy = translatable_mermaid(node.rawsource, *node.children, **node.attributes)
+                # the catalogue files a message under its page: the directive's node carries no position
+                copy.source = node.source or self.document.get("source")
+                copy.line = node.line or getattr(node.parent, "line", None) or 1
+                node.replace_self(copy)
+
+
 def setup(app):
+    app.add_transform(TranslatableMermaid)
     app.add_transform(TranslateTocCaptions)
     app.connect("config-inited", _add_slot)
     app.connect("config-inited", _search_terms)
