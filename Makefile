@@ -113,18 +113,26 @@ i18n: venv api-pages
 # the executed notebooks' figures; they open offline.
 slides: book
 
-# The whole book as one PDF: a single-page HTML build (notebooks executed as for `make book`, from the same
+# The whole book as one PDF per edition (_build/pdf/aigc-from-zero-to-practice.pdf and .zh.pdf): a single-page
+# HTML build (notebooks executed as for `make book`, from the same
 # cache), typeset and printed by the system's Chromium.
 pdf: venv data api-pages site-assets
 	$(BIN)/jupyter-book build . --builder singlehtml -W -n --keep-going
 	$(BIN)/python .ci/make_pdf.py _build/singlehtml
+	$(BIN)/python .ci/book_config.py --execute cache --language zh_CN --out _build/zh_config.yml
+	$(BIN)/jupyter-book build . --config _build/zh_config.yml --path-output _build/zh --builder singlehtml -W -n --keep-going
+	$(BIN)/python .ci/make_pdf.py _build/zh/_build/singlehtml --out _build/pdf/aigc-from-zero-to-practice.zh.pdf
 
 # make pdf's printing step on the book check's sources (execution off, the outputs of make test's notebook run):
-# the whole book as one A4 PDF with typeset math, in _build/check/book.pdf. Skipped without Chromium, as site-test.
+# each edition as one A4 PDF with typeset math, in _build/check/book.pdf and book.zh.pdf. Skipped without Chromium,
+# as site-test.
 pdf-check: venv
 	$(BIN)/jupyter-book build _build/check_src --config _build/check_config.yml --path-output _build/check \
 		--builder singlehtml -W -n --keep-going --quiet
 	$(BIN)/python .ci/make_pdf.py _build/check/_build/singlehtml --out _build/check/book.pdf --skip-without-browser
+	$(BIN)/jupyter-book build _build/check_src --config _build/check_zh_config.yml --path-output _build/check_zh \
+		--builder singlehtml -W -n --keep-going --quiet
+	$(BIN)/python .ci/make_pdf.py _build/check_zh/_build/singlehtml --out _build/check/book.zh.pdf --skip-without-browser
 
 # Mutation testing of the math modules (configuration: [tool.mutmut] in pyproject.toml). Minutes to tens of
 # minutes on two cores; not part of `make test`. The result is stated in the README's Testing section.

@@ -7,7 +7,9 @@ the notebooks executed by ``make book``), then runs this script: it serves that 
 opens it in the system's Chromium through Playwright with every other host blocked, waits until MathJax
 has typeset every formula and mermaid has drawn every diagram, and prints the page to
 ``_build/pdf/aigc-from-zero-to-practice.pdf`` with page numbers in the footer. The sidebars and buttons of
-the web theme are hidden in print. Exits 1 with a message when no Chromium or Playwright is installed.
+the web theme are hidden in print. Chinese text (the Chinese edition, the glossary's terms) is set in Noto
+Sans CJK from the pinned ``mplfonts`` wheel (:func:`site_test.font_environment`), and the PDF must embed it.
+Exits 1 with a message when no Chromium or Playwright is installed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ PRINT_CSS = """
 pre { white-space: pre-wrap !important; word-break: break-word; }
 img { max-width: 100% !important; page-break-inside: avoid; }
 h1 { page-break-before: always; }
+:root {  /* Chinese glyphs from the wheel's Noto fonts, whatever CJK fonts the system has (font_environment) */
+  --pst-font-family-base: var(--pst-font-family-base-system), "Noto Sans CJK SC";
+  --pst-font-family-heading: var(--pst-font-family-base-system), "Noto Sans CJK SC";
+  --pst-font-family-monospace: var(--pst-font-family-monospace-system), "Noto Sans Mono CJK SC";
+}
 """
 
 
@@ -80,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                                      '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',
                      margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
             raw = page.evaluate("() => { " + RAW_LATEX_JS + " return raw; }")
+            chinese = page.evaluate("/[\\u4e00-\\u9fff]/.test(document.body.innerText)")
     finally:
         server.shutdown()
     if outside:
@@ -88,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     if raw:
         print(f"make pdf: {raw} pieces of raw LaTeX were left untypeset")
         return 1
-    pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", out.read_bytes()))
+    data = out.read_bytes()
+    if chinese and not re.search(rb"/FontName\s*/[A-Z]{6}\+Noto\w*CJK", data):
+        print("make pdf: the book has Chinese text but no Chinese font went into the PDF (its characters would "
+              "print as empty boxes); the pinned mplfonts wheel provides Noto Sans CJK (make venv)")
+        return 1
+    pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", data))
     print(f"make pdf: wrote {out} ({pages} pages, {out.stat().st_size / 1e6:.1f} MB)")
     if pages < 50:
         print("make pdf: fewer than 50 pages: the single-page build is not the whole book")

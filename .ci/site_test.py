@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import os
 import re
 import shutil
 import sys
@@ -171,6 +172,31 @@ def block_other_hosts(context) -> list[str]:
     return outside
 
 
+def font_environment() -> dict[str, str]:
+    """Chromium's environment with the pinned ``mplfonts`` wheel's fonts (Noto Sans CJK) added to fontconfig's
+    folders: a fresh machine may have no font with Chinese glyphs, and the Chinese edition, the glossary's
+    Chinese terms and the PDF would show empty boxes. The system's own configuration is kept."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mplfonts")
+    fonts = Path(next(iter(spec.submodule_search_locations))) / "fonts" if spec and spec.submodule_search_locations else None
+    if fonts is None or not fonts.is_dir():
+        return dict(os.environ)
+    folder = ROOT / "_build" / "fontconfig"
+    (folder / "fonts").mkdir(parents=True, exist_ok=True)
+    for font in fonts.glob("Noto*CJK*.otf"):  # the wheel's Noto fonts only (it also carries others)
+        link = folder / "fonts" / font.name
+        if not link.exists():
+            link.symlink_to(font)
+    fonts = folder / "fonts"
+    conf = folder / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+                    '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+                    f"  <dir>{fonts}</dir>\n  <cachedir>{folder / 'cache'}</cachedir>\n</fontconfig>\n",
+                    encoding="utf-8")
+    return {**os.environ, "FONTCONFIG_FILE": str(conf)}
+
+
 @contextlib.contextmanager
 def offline_context(chromium: str):
     """A Playwright browser context of ``chromium`` that reaches 127.0.0.1 only (:func:`block_other_hosts`):
@@ -178,7 +204,7 @@ def offline_context(chromium: str):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"], env=font_environment())
         try:
             context = browser.new_context()
             yield context, block_other_hosts(context)

@@ -54,3 +54,22 @@ def test_every_test_a_page_names_by_name_exists():
     for path in ROOT.glob("tests/**/test_*.py"):
         defined |= set(re.findall(r"^def (test_\w+)\(", path.read_text(encoding="utf-8"), re.M))
     assert not names - defined, f"pages name tests that do not exist: {sorted(names - defined)}"
+
+
+def test_the_browser_that_prints_and_tests_the_site_gets_the_chinese_fonts():
+    """``.ci/site_test.font_environment``: Chromium's fontconfig also reads the pinned mplfonts wheel's Noto CJK
+    fonts, so the Chinese edition, the glossary's terms and the PDFs never print empty boxes on a fresh machine."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("site_test_fonts", root / ".ci" / "site_test.py")
+    site_test = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site_test)
+    env = site_test.font_environment()
+    conf = Path(env["FONTCONFIG_FILE"]).read_text(encoding="utf-8")
+    assert "/etc/fonts/fonts.conf" in conf  # the system's own fonts stay
+    folder = Path(re.search(r"<dir>(.+?)</dir>", conf).group(1))
+    assert (folder / "NotoSansCJKsc-Regular.otf").resolve().is_file()
+    assert not list(folder.glob("SimHei*"))  # only the wheel's Noto fonts
