@@ -9,8 +9,9 @@ embeddings to search jobs and as the starting point of a fine-tuned classifier.
 A machine that cannot install the package (a lent GPU machine whose transfer limit is below the
 package's 91 MB) can use a half-precision copy instead: ``python -m aigc_lessons.pretrained export
 DIR`` writes the weights in float16 with the tokenizer (about 46 MB), and ``AIGC_MINILM_DIR=DIR`` makes
-:func:`load_minilm` read that folder. The weights are always computed with in float32: rounding them to
-float16 moves a sentence embedding by a cosine distance below 1e-5 (``tests/test_pretrained.py``).
+:func:`load_minilm` read that folder. The model always computes in float32 (a copy is upcast on
+loading): rounding its weights to float16 moves a sentence embedding by a cosine distance below 1e-5
+(``tests/test_pretrained.py``).
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ def load_minilm(device: torch.device | str | None = "cpu", *, attn_implementatio
     verbosity = _quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        # dtype: a float16 copy is computed with in float32 like the original (transformers' default,
-        # "auto", would keep the stored precision)
+        # dtype: float32 for the package and a float16 copy alike (transformers' default, "auto", would
+        # keep a copy's stored precision)
         model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32, **kwargs).to(dev).eval()
     finally:
         hf_logging.set_verbosity(verbosity)

@@ -45,7 +45,7 @@ def test_the_copy_gives_the_same_tokens_and_embeddings(copy_dir, original, monke
     monkeypatch.setenv(MINILM_DIR_ENV, str(copy_dir))
     encoder = load_minilm()
     assert encoder.path == str(copy_dir)
-    assert all(p.dtype == torch.float32 for p in encoder.model.parameters())  # computed with in float32
+    assert all(p.dtype == torch.float32 for p in encoder.model.parameters())  # upcast to float32 on loading
     ids, emb = embed(encoder)
     ids0, emb0 = original
     assert torch.equal(ids, ids0)

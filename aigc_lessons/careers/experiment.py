@@ -232,7 +232,7 @@ def _finetune_note(cfg: FinetuneConfig, device: torch.device) -> str:
     if os.environ.get(MINILM_DIR_ENV):
         stored = json.loads((minilm_path() / "config.json").read_text()).get("dtype", "float32")
         parts.append(f"MiniLM was loaded from a copy ({MINILM_DIR_ENV}) whose weights are stored in {stored}, "
-                     "computed with in float32.")
+                     "upcast to float32 on loading.")
     return " ".join(parts)
 
 

@@ -103,4 +103,4 @@ def test_the_record_says_its_precision_and_where_minilm_came_from(monkeypatch, t
     (tmp_path / "config.json").write_text('{"dtype": "float16"}')
     monkeypatch.setenv("AIGC_MINILM_DIR", str(tmp_path))
     assert experiment._finetune_note(full, "cuda") == ("MiniLM was loaded from a copy (AIGC_MINILM_DIR) whose weights "
-                                                       "are stored in float16, computed with in float32.")
+                                                       "are stored in float16, upcast to float32 on loading.")
