@@ -1,14 +1,11 @@
 """`make bench-gpu` (.ci/bench_gpu.py) on a CPU: the dry run its docstring gives, and a benchmark whose input
 is missing on the machine is skipped with the reason instead of failing the call."""
 
-import importlib.util
 import json
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("bench_gpu", ROOT / ".ci" / "bench_gpu.py")
-bench_gpu = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench_gpu)
+from .ci_scripts import load_script
+
+bench_gpu = load_script(".ci/bench_gpu.py")
 
 
 def test_a_dry_run_records_what_ran_and_skips_what_cannot(mirror, monkeypatch, tmp_path):

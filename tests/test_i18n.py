@@ -9,7 +9,6 @@ the tests here check the catalogues as committed, and that the checker finds wha
 from __future__ import annotations
 
 import ast
-import importlib.util
 import posixpath
 import re
 import subprocess
@@ -20,19 +19,13 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 
+from .ci_scripts import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-i18n = _load("aigc_i18n", ROOT / ".ci" / "i18n.py")
-editions = _load("aigc_editions", ROOT / "book" / "_ext" / "editions.py")
+i18n = load_script(".ci/i18n.py", "aigc_i18n")
+editions = load_script("book/_ext/editions.py", "aigc_editions")
 CATALOGUES = sorted(i18n.PO_DIR.rglob("*.po"))
 
 

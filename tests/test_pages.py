@@ -59,15 +59,12 @@ def test_every_test_a_page_names_by_name_exists():
 def test_the_browser_that_prints_and_tests_the_site_gets_the_chinese_fonts():
     """``.ci/site_test.font_environment``: Chromium's fontconfig also reads the pinned mplfonts wheel's Noto CJK
     fonts, so the Chinese edition, the glossary's terms and the PDFs never print empty boxes on a fresh machine."""
-    import importlib.util
     import re
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location("site_test_fonts", root / ".ci" / "site_test.py")
-    site_test = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(site_test)
-    env = site_test.font_environment()
+    from .ci_scripts import load_script
+
+    env = load_script(".ci/site_test.py").font_environment()
     conf = Path(env["FONTCONFIG_FILE"]).read_text(encoding="utf-8")
     assert "/etc/fonts/fonts.conf" in conf  # the system's own fonts stay
     folder = Path(re.search(r"<dir>(.+?)</dir>", conf).group(1))

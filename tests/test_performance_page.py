@@ -5,29 +5,21 @@ use their own format strings, not the generator's), every verdict is the compari
 and the page builds when there is no record and no calibration table at all.
 """
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 from aigc_lessons import calibrate
 
+from .ci_scripts import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("performance_page", ROOT / ".ci" / "performance_page.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-perf = _load_generator()
+perf = load_script(".ci/performance_page.py")
 
 
 def _render(tmp_path: Path, results: Path, calibration: Path | None = None) -> str:
@@ -277,9 +269,7 @@ def test_diffusion_records_get_their_verdicts(tmp_path):
 def test_the_dcgan_lever_study_records_its_runs_and_renders(tmp_path):
     """``.ci/dcgan_levers.py record`` gathers per-run files into a record the page renders; runs of different
     lengths are refused (the study compares variants at equal steps)."""
-    spec = importlib.util.spec_from_file_location("dcgan_levers", ROOT / ".ci" / "dcgan_levers.py")
-    levers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(levers)
+    levers = load_script(".ci/dcgan_levers.py")
     runs = tmp_path / "runs"
     runs.mkdir()
     for variant, seed, ratio in (("ns_ema", 0, 70.0), ("ns_ema", 1, 72.0), ("ns_ema_r1", 0, 36.0)):

@@ -3,25 +3,19 @@
 The decks themselves are opened in Chromium by the site test (reveal.js starts, formulas typeset, figures load).
 """
 
-import importlib.util
 import json
 from pathlib import Path
 
 import nbformat
 import yaml
 
+from .ci_scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / ".ci" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-slides = _load("slides")
-stage_check = _load("stage_check")
+slides = load_script(".ci/slides.py")
+stage_check = load_script(".ci/stage_check.py")
 
 
 def test_one_deck_per_chapter_and_every_chapter_page_links_to_it():
