@@ -179,20 +179,20 @@ def font_environment() -> dict[str, str]:
     import importlib.util
 
     spec = importlib.util.find_spec("mplfonts")
-    fonts = Path(next(iter(spec.submodule_search_locations))) / "fonts" if spec and spec.submodule_search_locations else None
-    if fonts is None or not fonts.is_dir():
+    wheel_fonts = Path(next(iter(spec.submodule_search_locations))) / "fonts" if spec and spec.submodule_search_locations else None
+    if wheel_fonts is None or not wheel_fonts.is_dir():
         return dict(os.environ)
     folder = ROOT / "_build" / "fontconfig"
-    (folder / "fonts").mkdir(parents=True, exist_ok=True)
-    for font in fonts.glob("Noto*CJK*.otf"):  # the wheel's Noto fonts only (it also carries others)
-        link = folder / "fonts" / font.name
-        if not link.exists():
-            link.symlink_to(font)
-    fonts = folder / "fonts"
+    noto = folder / "fonts"
+    noto.mkdir(parents=True, exist_ok=True)
+    for font in wheel_fonts.glob("Noto*CJK*.otf"):  # the wheel's Noto fonts only (it also carries others)
+        link = noto / font.name
+        link.unlink(missing_ok=True)  # also a link left dangling by an earlier .venv
+        link.symlink_to(font)
     conf = folder / "fonts.conf"
     conf.write_text('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
                     '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
-                    f"  <dir>{fonts}</dir>\n  <cachedir>{folder / 'cache'}</cachedir>\n</fontconfig>\n",
+                    f"  <dir>{noto}</dir>\n  <cachedir>{folder / 'cache'}</cachedir>\n</fontconfig>\n",
                     encoding="utf-8")
     return {**os.environ, "FONTCONFIG_FILE": str(conf)}
 
