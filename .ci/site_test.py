@@ -13,7 +13,8 @@ data). Each chapter's slide deck starts, with its formulas typeset and its figur
 chapter page links to it. Every image has a written alt text (not a file name), and a click on a notebook's
 figure enlarges it. Both editions (English, and Chinese under ``zh/``): every page links to its twin, the
 Chinese pages are in Chinese (``lang="zh-CN"``, more Chinese than English in the article), the Chinese search
-finds 判别器, and the switch goes from a Chinese chapter to its English twin and back. At
+finds 判别器, the switch goes from a Chinese chapter to its English twin and back, and every notebook a page
+offers for download is a notebook (with its narrative in Chinese on a Chinese page). At
 phone width the menu button opens the chapter list, and a screenshot of one chapter is saved under
 ``_build/site-test/``. Internal links and anchors are checked by a crawl of the files.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -143,6 +145,35 @@ def check_editions(folder: Path) -> list[str]:
                 problems.append(f"{rel}: <html lang={lang.group(1) if lang else None!r}>, not zh-CN")
             if han < 20 or words > han / 2:
                 problems.append(f"{rel}: not in Chinese ({han} Chinese characters, {words} English words)")
+    return problems
+
+
+def check_downloads(folder: Path) -> list[str]:
+    """Every notebook a page offers for download is there and is a notebook; a Chinese page's notebook has its
+    markdown in Chinese (the editions extension translates the copy), the same test as a Chinese page's article."""
+    problems, offered = [], 0
+    for page in sorted(folder.rglob("*.html")):
+        rel = page.relative_to(folder)
+        if "_modules" in rel.parts or "_static" in rel.parts or "_sources" in rel.parts:
+            continue
+        html = page.read_text(encoding="utf-8", errors="replace")
+        for href in sorted(set(re.findall(r'href="([^":]+\.ipynb)"', html))):
+            offered += 1
+            target = (page.parent / unquote(href)).resolve()
+            try:
+                cells = json.loads(target.read_text(encoding="utf-8"))["cells"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                problems.append(f"{rel}: the download {href} is not a notebook ({type(exc).__name__})")
+                continue
+            if rel.parts[0] == "zh":
+                text = " ".join("".join(c["source"]) for c in cells if c.get("cell_type") == "markdown")
+                text = re.sub(r"`[^`]*`|\$[^$]*\$|\(https?://[^)]*\)", " ", text)
+                han, words = len(CJK.findall(text)), len(LATIN_WORD.findall(text))
+                if han < 20 or words > han / 2:
+                    problems.append(f"{rel}: the downloaded notebook {href} is not in Chinese "
+                                    f"({han} Chinese characters, {words} English words in its markdown)")
+    if not offered:
+        problems.append("no page offers a notebook for download")
     return problems
 
 
@@ -449,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (folder / "index.html").is_file():
         print(f"site test: no built site at {folder}; run make book first")
         return 1
-    problems = check_links(folder) + check_editions(folder)
+    problems = check_links(folder) + check_editions(folder) + check_downloads(folder)
     chromium = find_chromium()
     if chromium is None:
         print("site test: SKIPPED the browser checks: no Chromium or no Playwright here "

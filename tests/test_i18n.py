@@ -259,6 +259,54 @@ def test_a_diagram_node_translates_its_source_and_alt_text():
     assert node.extract_original_messages() == ["flowchart LR\n  a[noise]", "a diagram"]  # the originals are kept
 
 
+# --- the notebooks a Chinese page offers for download -----------------------------------------------------------
+
+NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def md_parser():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return editions.markdown_parser(config["parse"]["myst_enable_extensions"])
+
+
+def _blocks(parser, text: str) -> list[str]:
+    return [t.type for t in parser.parse(text) if t.type.endswith("_open") or t.type in ("fence", "math_block")]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_downloaded_chinese_notebook_has_every_markdown_block_translated_and_the_same_code(path, md_parser):
+    import json
+
+    original = json.loads(path.read_text(encoding="utf-8"))
+    page = path.relative_to(ROOT).with_suffix("").as_posix()
+    translated, missing = editions.translate_notebook(original, i18n.reviewed(page).get, md_parser)
+    assert missing == [], f"{page}: blocks without a reviewed translation: {missing[:3]}"
+    assert len(translated["cells"]) == len(original["cells"]) and translated["metadata"] == original["metadata"]
+    for before, after in zip(original["cells"], translated["cells"]):
+        if before["cell_type"] != "markdown":
+            assert after == before  # code and outputs untouched
+            continue
+        source = "".join(after["source"])
+        assert re.search(r"[\u4e00-\u9fff]", source), f"{page}: a markdown cell stayed English: {source[:80]!r}"
+        # the same headings, lists, paragraphs, equations and code blocks, in the same order
+        assert _blocks(md_parser, source) == _blocks(md_parser, "".join(before["source"])), page
+
+
+def test_translate_markdown_keeps_markup_equations_and_code_and_reports_what_it_cannot_translate(md_parser):
+    text = ("## 2. Training\n\nA paragraph\nover two lines.\n\n1. first item\n   continued\n- other item\n\n"
+            "$$\na = b\n$$\n\n```python\nx = 1\n```\n\n| a | b |\n|---|---|\n| c | d |\n\nNo translation here.")
+    table = {"2. Training": "2\\. 训练", "A paragraph over two lines.": "跨两行的段落。",
+             "first item continued": "第一项", "other item": "另一项", "a": "甲", "b": "乙", "c": "丙", "d": "丁"}
+    out, missing = editions.translate_markdown(text, table.get, md_parser)
+    assert out.startswith("## 2\\. 训练\n\n跨两行的段落。\n\n1. 第一项\n- 另一项\n\n$$\na = b\n$$\n\n```python\nx = 1\n```")
+    # table cells share a line: left in English and reported, as is a block without a translation
+    assert "| a | b |" in out and set(missing) == {"a", "b", "c", "d", "No translation here."}
+    assert out.endswith("No translation here.")
+
+
 def test_chinese_build_config_reads_the_catalogues_and_the_english_execution_cache(tmp_path):
     out = tmp_path / "zh.yml"
     subprocess.run([sys.executable, str(ROOT / ".ci" / "book_config.py"), "--execute", "cache", "--language",

@@ -13,12 +13,19 @@ A mermaid diagram's labels are text too, but sphinxcontrib-mermaid's node is not
 :class:`TranslatableMermaid` swaps each diagram for a translatable copy, so that the diagram's source (and its
 ``alt`` text) is one message of the page's catalogue and the Chinese edition draws the translated source.
 
+A notebook page's download button serves the notebook itself (``_sources/<page>.ipynb``), which Sphinx copies
+untouched. In the Chinese edition :func:`translate_notebook` rewrites that copy's markdown cells with the same
+catalogue (code cells, outputs and metadata stay as they are), so a reader who downloads a notebook from a
+Chinese page runs it with the narrative they just read.
+
 This extension puts that link in every page's header (the theme's ``article_header_end`` slot, beside the
 download and full-screen buttons) and tells search engines about the twin (``<link rel="alternate">``).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterable
 from os import path as osp
 from pathlib import Path
 
@@ -161,7 +168,86 @@ class TranslatableMermaid(SphinxTransform):
                 node.replace_self(copy)
 
 
+def markdown_parser(extensions: Iterable[str]):
+    """MyST's markdown-it parser with the book's ``myst_enable_extensions``: the parser that cut the pages into
+    the blocks whose text became the catalogue's messages."""
+    from markdown_it.renderer import RendererHTML
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.parsers.mdit import create_md_parser
+
+    return create_md_parser(MdParserConfig(enable_extensions=set(extensions)), RendererHTML)
+
+
+def translate_markdown(text: str, translate: Callable[[str], str | None], parser) -> tuple[str, list[str]]:
+    """``text`` with every paragraph, heading and list item that has a translation replaced by it, and the
+    messages that had none.
+
+    A block's message is its source with the line breaks turned into spaces (what Sphinx's gettext builder
+    extracts from a MyST page). The translation takes the block's lines, after the first line's markup
+    (``## ``, ``1. ``, an indentation) and before anything that follows the text on its last line; displayed
+    equations and code are not messages and stay. A block whose lines are not its text's lines (a table row,
+    a setext heading) is left in English and reported.
+    """
+    lines = text.split("\n")
+    missing: list[str] = []
+    inline = [t for t in parser.parse(text) if t.type == "inline" and t.map and t.content.strip()]
+    for token in sorted(inline, key=lambda t: t.map[0], reverse=True):
+        start, end = token.map
+        parts = token.content.split("\n")
+        message = " ".join(parts)
+        translated = translate(message)
+        if not translated or translated == message:
+            missing.append(message)
+            continue
+        first, last = lines[start].find(parts[0]), lines[end - 1].rfind(parts[-1])
+        shared = sum(1 for t in inline if t.map == token.map) > 1
+        if shared or len(parts) != end - start or first < 0 or last < 0 or \
+                any(part.strip() not in line for part, line in zip(parts, lines[start:end])):
+            missing.append(message)
+            continue
+        lines[start:end] = [lines[start][:first] + translated + lines[end - 1][last + len(parts[-1]):]]
+    return "\n".join(lines), missing
+
+
+def translate_notebook(notebook: dict, translate: Callable[[str], str | None], parser) -> tuple[dict, list[str]]:
+    """A copy of ``notebook`` (nbformat 4 as a dict) whose markdown cells are translated by
+    :func:`translate_markdown`, and the messages that had no translation. Code cells, outputs and metadata are
+    the original's."""
+    copy = json.loads(json.dumps(notebook))
+    missing: list[str] = []
+    for cell in copy.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        text, lost = translate_markdown(source, translate, parser)
+        missing += lost
+        cell["source"] = text.splitlines(keepends=True)
+    return copy, missing
+
+
+def _translate_downloads(app, exception) -> None:
+    """Chinese edition: translate the notebooks that the pages' download buttons serve."""
+    language = app.config.language
+    if exception is not None or app.builder.name != "html" or not language or language == "en" \
+            or not app.config.locale_dirs:
+        return
+    parser = markdown_parser(getattr(app.config, "myst_enable_extensions", []) or [])
+    dirs = [osp.join(app.srcdir, d) for d in app.config.locale_dirs]
+    for docname in sorted(app.env.found_docs):
+        if not str(app.env.doc2path(docname)).endswith(".ipynb"):
+            continue
+        download = Path(app.outdir) / "_sources" / f"{docname}.ipynb"
+        if not download.is_file():
+            continue
+        catalog, found = init_locale(dirs, language, docname_to_domain(docname, app.config.gettext_compact))
+        if not found:
+            continue
+        notebook, _ = translate_notebook(json.loads(download.read_text(encoding="utf-8")), catalog.gettext, parser)
+        download.write_text(json.dumps(notebook, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
 def setup(app):
+    app.connect("build-finished", _translate_downloads)
     app.add_transform(TranslatableMermaid)
     app.add_transform(TranslateTocCaptions)
     app.connect("config-inited", _add_slot)
