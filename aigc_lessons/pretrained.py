@@ -114,9 +114,14 @@ def export_minilm(folder: str | Path, dtype: torch.dtype = torch.float16) -> Pat
     """Write MiniLM's weights in ``dtype`` and its tokenizer to ``folder``, for ``$AIGC_MINILM_DIR``.
 
     The copy holds what :func:`load_minilm` needs (config, safetensors weights, tokenizer), nothing of
-    the package's sentence-transformers files. In float16 it is about half the package's size. Refuses
-    to write into a folder that already holds a model, so a copy is never half-overwritten.
+    the package's sentence-transformers files. In float16 it is about half the package's size. The copy
+    is written to a hidden sibling folder and renamed to ``folder`` once complete, so an interrupted
+    export leaves no partial copy behind; ``folder`` must not exist yet, or be empty, so a copy is never
+    overwritten.
     """
+    import shutil
+    import tempfile
+
     from transformers import AutoModel, AutoTokenizer
 
     if os.environ.get(MINILM_DIR_ENV):
@@ -124,12 +129,22 @@ def export_minilm(folder: str | Path, dtype: torch.dtype = torch.float16) -> Pat
     folder = Path(folder)
     if (folder / "model.safetensors").exists():
         raise FileExistsError(f"{folder} already holds a model; remove it or choose another folder")
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise FileExistsError(f"{folder} exists and is not an empty folder; choose a new folder")
     source = str(minilm_path())
-    with _quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
-        model = AutoModel.from_pretrained(source, local_files_only=True, dtype=torch.float32)
-        model.to(dtype).save_pretrained(folder, safe_serialization=True)
-        tokenizer.save_pretrained(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".part", dir=folder.parent))
+    try:
+        with _quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+            model = AutoModel.from_pretrained(source, local_files_only=True, dtype=torch.float32)
+            model.to(dtype).save_pretrained(part, safe_serialization=True)
+            tokenizer.save_pretrained(part)
+        if folder.exists():
+            folder.rmdir()  # empty, checked above
+        part.rename(folder)
+    finally:
+        shutil.rmtree(part, ignore_errors=True)
     return folder
 
 

@@ -78,3 +78,27 @@ def test_export_never_overwrites_and_never_copies_a_copy(copy_dir, monkeypatch, 
     monkeypatch.setenv(MINILM_DIR_ENV, str(copy_dir))
     with pytest.raises(ValueError, match="unset AIGC_MINILM_DIR"):
         export_minilm(copy_dir.parent / "again")
+
+
+def test_an_interrupted_export_leaves_no_partial_copy(tmp_path, monkeypatch):
+    from transformers import PreTrainedTokenizerBase
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # after the weights were written, before the tokenizer
+
+    monkeypatch.setattr(PreTrainedTokenizerBase, "save_pretrained", crash)
+    target = tmp_path / "copy"
+    with pytest.raises(KeyboardInterrupt):
+        export_minilm(target)
+    assert list(tmp_path.iterdir()) == []  # neither the copy nor its hidden work folder
+
+
+def test_export_refuses_a_folder_with_other_files_and_fills_an_empty_one(tmp_path, copy_dir):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not an empty folder"):
+        export_minilm(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert export_minilm(empty) == empty
+    assert sorted(p.name for p in empty.iterdir()) == sorted(p.name for p in copy_dir.iterdir())
