@@ -14,7 +14,8 @@ chapter page links to it. Every image has a written alt text (not a file name), 
 figure enlarges it. Both editions (English, and Chinese under ``zh/``): every page links to its twin, the
 Chinese pages are in Chinese (``lang="zh-CN"``, more Chinese than English in the article), the Chinese search
 finds 判别器, the switch goes from a Chinese chapter to its English twin and back, and every notebook a page
-offers for download is a notebook (with its narrative in Chinese on a Chinese page). At
+offers for download is a notebook (with its narrative in Chinese on a Chinese page). The header's buttons and the
+edition switch stay inside the article header, at desktop and at phone width. At
 phone width the menu button opens the chapter list, and a screenshot of one chapter is saved under
 ``_build/site-test/``. Internal links and anchors are checked by a crawl of the files.
 
@@ -148,15 +149,22 @@ def check_editions(folder: Path) -> list[str]:
     return problems
 
 
+LAUNCH = re.compile(r'href="https://(mybinder\.org|colab\.research\.google\.com)/')
+
+
 def check_downloads(folder: Path) -> list[str]:
     """Every notebook a page offers for download is there and is a notebook; a Chinese page's notebook has its
-    markdown in Chinese (the editions extension translates the copy), the same test as a Chinese page's article."""
+    markdown in Chinese (the editions extension translates the copy), the same test as a Chinese page's article.
+    No page offers a Binder or Colab launch: the notebook would start there without the course package."""
     problems, offered = [], 0
     for page in sorted(folder.rglob("*.html")):
         rel = page.relative_to(folder)
         if "_modules" in rel.parts or "_static" in rel.parts or "_sources" in rel.parts:
             continue
         html = page.read_text(encoding="utf-8", errors="replace")
+        if LAUNCH.search(html):
+            problems.append(f"{rel}: offers to launch the notebook on a remote service, where the course package and "
+                            f"data are missing")
         for href in sorted(set(re.findall(r'href="([^":]+\.ipynb)"', html))):
             offered += 1
             target = (page.parent / unquote(href)).resolve()
@@ -358,6 +366,18 @@ def check_slides(page, base: str, folder: Path, pages: list[str], problems: list
     print(f"site test: {len(decks)} slide decks, {figures} figures in them")
 
 
+# The article header's buttons and the edition switch lie inside the header's band (the theme stacks that slot's
+# items unless book/_static/site.css lays them out in a row; stacked, they stick out above and below it).
+HEADER_FITS_JS = """() => {
+    const band = document.querySelector('.bd-header-article');
+    const items = [...document.querySelectorAll('.article-header-buttons, a.edition-switch')];
+    if (!band || !items.length) return true;
+    const h = band.getBoundingClientRect();
+    return items.every(e => { const r = e.getBoundingClientRect();
+                              return r.top >= h.top - 1 && r.bottom <= h.bottom + 1; });
+}"""
+
+
 def browser_checks(folder: Path, chromium: str) -> list[str]:
     server, base = serve(folder)
     problems: list[str] = []
@@ -391,6 +411,8 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                     problems.append(f"{rel}: images that did not load: {state['badImages'][:3]}")
                 if errors:
                     problems.append(f"{rel}: console errors: {errors[:3]}")
+                if not page.evaluate(HEADER_FITS_JS):
+                    problems.append(f"{rel}: the header's buttons or the edition switch stick out of the article header")
             # search, in both editions
             page.goto(base + "search.html?q=ELBO", wait_until="load")
             page.wait_for_function("document.querySelectorAll('#search-results li').length > 0", timeout=20_000)
@@ -454,6 +476,8 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
             phone.goto(base + chapter, wait_until="load")
             phone.wait_for_timeout(500)
             phone.screenshot(path=str(shots / "phone-chapter.png"))
+            if not phone.evaluate(HEADER_FITS_JS):
+                problems.append("phone width: the header's buttons or the edition switch stick out of the article header")
             toggles = phone.locator("button.primary-toggle, label.sidebar-toggle.primary-toggle")
             toggle = next((toggles.nth(i) for i in range(toggles.count()) if toggles.nth(i).is_visible()), None)
             if toggle is not None:
