@@ -41,14 +41,46 @@ def _decay(step: int, total: int, lr_final_ratio: float) -> float:
 # ------------------------------------------------------------------------------------------ 2-D points
 
 
-def _update(loss: Tensor, model: nn.Module, ema: nn.Module, opt, sched, ema_decay: float, step: int) -> float:
-    """One optimiser step on ``loss``, the learning-rate schedule and the weight average; the loss as a float."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    sched.step()
-    ema_update(ema, model, ema_decay, step)
-    return float(loss.detach())
+class _Run:
+    """What both trainers share: the model's weight average, Adam with the geometric learning-rate decay
+    (to ``lr * lr_final_ratio`` at ``config.steps``), the loss history and the training clock, all of them
+    restored from ``checkpoint_path`` when it holds a run of the same ``kind`` and ``config`` (with the
+    random-number generator ``gen``) and written back by :meth:`save`."""
+
+    def __init__(self, model: nn.Module, config, kind: str, checkpoint_path: str | Path | None,
+                 gen: torch.Generator):
+        self.model, self.config, self.kind, self.path, self.gen = model, config, kind, checkpoint_path, gen
+        self.ema = averaged_copy(model)
+        self.opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: _decay(s, config.steps, config.lr_final_ratio))
+        self.modules, self.optimizers = {"model": model, "ema": self.ema}, {"opt": self.opt, "sched": self.sched}
+        self.history: dict[str, list[float]] = {"loss": []}
+        self.start, self.elapsed = 0, 0.0
+        state = resume_training(checkpoint_path, kind=kind, config=config, modules=self.modules,
+                                optimizers=self.optimizers, generator=gen)
+        if state is not None:
+            self.history, self.start, self.elapsed = state["history"], state["step"], state["extra"]["train_seconds"]
+        self.tic = time.perf_counter()
+
+    def seconds(self) -> float:
+        """Training seconds so far, those of the interrupted run included."""
+        return self.elapsed + time.perf_counter() - self.tic
+
+    def update(self, loss: Tensor, step: int) -> None:
+        """One optimiser step on ``loss``, the learning-rate schedule and the weight average."""
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        ema_update(self.ema, self.model, self.config.ema_decay, step)
+        self.history["loss"].append(float(loss.detach()))
+
+    def save(self, step: int) -> None:
+        if self.path is not None:
+            save_training(self.path, kind=self.kind, config=self.config, step=step, modules=self.modules,
+                          optimizers=self.optimizers, generator=self.gen, history=self.history,
+                          train_seconds=self.seconds())
 
 
 @dataclass(frozen=True)
@@ -153,35 +185,22 @@ def train_diffusion_2d(config: Diffusion2DConfig, device: torch.device | str | N
     schedule = get_schedule(config.schedule, config.T)
     gen = runtime.seed_everything(config.seed)
     model = MLPDenoiser(2, config.width, config.depth, config.emb_dim, config.fourier, config.fourier_scale).to(dev)
-    ema = averaged_copy(model)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _decay(s, config.steps, config.lr_final_ratio))
-    history: dict[str, list[float]] = {"loss": []}
-    start, elapsed = 0, 0.0
-    modules, optimizers = {"model": model, "ema": ema}, {"opt": opt, "sched": sched}
-    state = resume_training(checkpoint_path, kind="diffusion-2d", config=config, modules=modules,
-                            optimizers=optimizers, generator=gen)
-    if state is not None:
-        history, start, elapsed = state["history"], state["step"], state["extra"]["train_seconds"]
+    run = _Run(model, config, "diffusion-2d", checkpoint_path, gen)
     stop = config.steps if stop_after is None else min(config.steps, stop_after)
-    tic = time.perf_counter()
     with runtime.reproducible(dev, 1, config.deterministic):  # a small MLP: one thread is fastest
-        for step in tqdm(range(start, stop), desc=f"diffusion on {config.mixture} (seed {config.seed})",
+        for step in tqdm(range(run.start, stop), desc=f"diffusion on {config.mixture} (seed {config.seed})",
                          disable=not progress, leave=False):
             x0 = mixture.sample(config.batch_size, gen).to(dev)
-            loss = noise_prediction_loss(model, schedule, x0, generator=gen)
-            history["loss"].append(_update(loss, model, ema, opt, sched, config.ema_decay, step))
+            run.update(noise_prediction_loss(model, schedule, x0, generator=gen), step)
             done = step + 1
-            if checkpoint_path is not None and (done % config.checkpoint_every == 0 or done == stop):
-                save_training(checkpoint_path, kind="diffusion-2d", config=config, step=done, modules=modules,
-                              optimizers=optimizers, generator=gen, history=history,
-                              train_seconds=elapsed + time.perf_counter() - tic)
-        elapsed += time.perf_counter() - tic
-        ema.eval()
+            if done % config.checkpoint_every == 0 or done == stop:
+                run.save(done)
+        elapsed = run.seconds()
+        ema = run.ema.eval()
         samples = sample_2d(ema, schedule, config.n_eval, steps=config.sample_steps, seed=config.seed + 10_000,
                             device=dev)
-    return Diffusion2DResult(config=config, model=ema, schedule=schedule, history=history, samples=samples,
-                             coverage=mixture.coverage(samples), train_seconds=elapsed, resumed_from=start)
+    return Diffusion2DResult(config=config, model=ema, schedule=schedule, history=run.history, samples=samples,
+                             coverage=mixture.coverage(samples), train_seconds=elapsed, resumed_from=run.start)
 
 
 # ---------------------------------------------------------------------------------------------- MNIST
@@ -288,44 +307,24 @@ def train_diffusion_mnist(config: DiffusionMnistConfig, device: torch.device | s
     schedule = get_schedule(config.schedule, config.T)
     gen = runtime.seed_everything(config.seed)
     model = UNet(config.channels, config.emb_dim).to(dev)
-    ema = averaged_copy(model)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _decay(s, config.steps, config.lr_final_ratio))
-    history: dict[str, list[float]] = {"loss": []}
-    start, elapsed = 0, 0.0
-    modules, optimizers = {"model": model, "ema": ema}, {"opt": opt, "sched": sched}
-    state = resume_training(checkpoint_path, kind="diffusion-mnist", config=config, modules=modules,
-                            optimizers=optimizers, generator=gen)
-    if state is not None:
-        history, start, elapsed = state["history"], state["step"], state["extra"]["train_seconds"]
+    run = _Run(model, config, "diffusion-mnist", checkpoint_path, gen)
     stop = config.steps if stop_after is None else min(config.steps, stop_after)
-    tic = time.perf_counter()
-
-    def save(at: int) -> None:
-        if checkpoint_path is not None:
-            save_training(checkpoint_path, kind="diffusion-mnist", config=config, step=at, modules=modules,
-                          optimizers=optimizers, generator=gen, history=history,
-                          train_seconds=elapsed + time.perf_counter() - tic)
-
     with runtime.reproducible(dev, config.cpu_threads, config.deterministic):
-        for step in tqdm(range(start, stop), desc="diffusion U-Net on MNIST", disable=not progress, leave=False):
-            if runtime.training_progress(step, config.steps, elapsed + time.perf_counter() - tic,
-                                         config.max_train_seconds) >= 1.0:
-                if step > start:  # out of time: resumable from here
-                    save(step)
+        for step in tqdm(range(run.start, stop), desc="diffusion U-Net on MNIST", disable=not progress, leave=False):
+            if runtime.training_progress(step, config.steps, run.seconds(), config.max_train_seconds) >= 1.0:
+                if step > run.start:  # out of time: resumable from here
+                    run.save(step)
                 break
             idx = torch.randint(len(data), (config.batch_size,), generator=gen)
             x0, y = data[idx].to(dev), labels[idx].clone()
             drop = torch.rand(config.batch_size, generator=gen) < config.p_uncond
             y = torch.where(drop, torch.full_like(y, model.null_label), y).to(dev)
-            loss = noise_prediction_loss(model, schedule, x0, generator=gen, y=y)
-            history["loss"].append(_update(loss, model, ema, opt, sched, config.ema_decay, step))
+            run.update(noise_prediction_loss(model, schedule, x0, generator=gen, y=y), step)
             done = step + 1
             if done % config.checkpoint_every == 0 or done == stop:
-                save(done)
-    elapsed += time.perf_counter() - tic
-    return DiffusionMnistResult(config=config, model=ema.eval(), schedule=schedule, history=history,
-                                train_seconds=elapsed, resumed_from=start)
+                run.save(done)
+    return DiffusionMnistResult(config=config, model=run.ema.eval(), schedule=schedule, history=run.history,
+                                train_seconds=run.seconds(), resumed_from=run.start)
 
 
 @torch.no_grad()
