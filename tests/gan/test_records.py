@@ -99,9 +99,9 @@ def test_the_dcgan_lever_study_supports_what_the_chapter_says():
     assert records and not any(r["config"]["dcgan"].get("r1_weight", 0) > 0 for r in records)
 
 
-def test_at_twice_the_steps_r1_ends_below_two_fifths_still_falling_with_every_digit_in_range():
+def test_at_twice_the_steps_r1_ends_below_half_still_falling_with_every_digit_in_range():
     note = " ".join(NOTE.split())
-    assert ("Trained twice as long (12,000 steps, two seeds each), the runs with R1 ended below two fifths of the "
+    assert ("Trained twice as long (12,000 steps, two seeds each), the runs with R1 ended below half the "
             "ratio of those without it, their Fréchet distance still falling, and only they kept every digit between "
             "5% and 15% of the samples.") in note
     runs = _load("gan-mnist-levers-cpu-12k.json")["metrics"]["runs"]
@@ -109,8 +109,10 @@ def test_at_twice_the_steps_r1_ends_below_two_fifths_still_falling_with_every_di
     assert all(len(rs) == 2 and {r["steps"] for r in rs} == {12_000} for rs in by.values())
     six = {r["steps"] for r in _load("gan-mnist-levers-cpu.json")["metrics"]["runs"]}
     assert six == {6_000}  # "twice as long" as the study above
-    mean = {v: sum(r["frechet_vs_floor"] for r in rs) / 2 for v, rs in by.items()}
-    assert mean["ns_ema_r1"] < 0.4 * mean["ns_ema"]
+    # "below half": seed by seed (0.36 and 0.43 of the ratio without R1)
+    ratio = {v: {r["seed"]: r["frechet_vs_floor"] for r in rs} for v, rs in by.items()}
+    assert ratio["ns_ema_r1"].keys() == ratio["ns_ema"].keys()
+    assert all(ratio["ns_ema_r1"][s] < 0.5 * ratio["ns_ema"][s] for s in ratio["ns_ema"])
     assert all(r["frechet_2k_over_training"]["frechet"][-1] < r["frechet_2k_over_training"]["frechet"][-2]
                for r in by["ns_ema_r1"])
     assert all(0.05 <= r["class_share_min"] and r["class_share_max"] <= 0.15 for r in by["ns_ema_r1"])
