@@ -82,7 +82,7 @@ class TrainConfig:
         and full values side by side; keywords override any field. ``twin`` is the GPT-2 twin of
         notebook 07: the same loop, a shorter quick run, the same full run as ``shakespeare``."""
         if corpus in ("shakespeare", "twin"):
-            # 2,000 steps of 128 x 256 tokens (about 15 passes over the training text): the 60-second
+            # 2,000 steps of 128 x 256 tokens (about 65 passes over the training text): the 60-second
             # record of an H200 reached 1.454 after 1,307 steps and overfitted past ~1,500 (see keep_best)
             full = dict(steps=2000, batch_size=128, lr=1.5e-3, min_lr=1.5e-4, warmup_steps=200,
                         time_budget_s=None, eval_interval=100, eval_batches=20, final_eval_tokens=None,
