@@ -192,8 +192,10 @@ def personal_exposure(time_shares: Sequence[float], labels: Sequence[str]) -> di
     .. math:: \beta_{\text{time}} = \sum_t w_t\,\big([E1_t] + \tfrac12 [E2_t]\big),\qquad
               w_t = \frac{\text{hours on task } t}{\text{all hours}}
 
-    ``time_shares`` are hours or percentages (normalised here); ``labels`` are E0/E1/E2. With equal
-    time on every task this is exactly the occupation-level rating of the data set.
+    ``time_shares`` are hours or percentages (normalised here); ``labels`` are E0/E1/E2. With time
+    shares in the data set's task weights (:data:`TASK_TYPE_WEIGHTS`: a core task twice a supplemental
+    one) this is exactly the occupation-level rating of the data set; equal time on every task differs
+    from it wherever an occupation has tasks of both types.
     """
     w = np.asarray(time_shares, dtype=float)
     if w.ndim != 1 or len(w) != len(labels) or len(w) == 0:

@@ -166,6 +166,15 @@ def test_personal_exposure_weights_tasks_by_time(data):
     # a worked example: 50% E0, 30% E1, 20% E2 -> beta = 0.3 + 0.1 = 0.4
     ex = careers.personal_exposure([50, 30, 20], ["E0", "E1", "E2"])
     assert ex == pytest.approx({"alpha": 0.3, "beta": 0.4, "gamma": 0.5})
+    # time shared out in the data set's task weights gives its occupation rating; equal time does not
+    ceo = data.tasks[data.tasks["O*NET-SOC Code"] == "11-1011.00"]
+    stored = data.occupations.set_index("O*NET-SOC Code").loc["11-1011.00"]
+    weights = [careers.TASK_TYPE_WEIGHTS.get(k, 1.0) for k in ceo["Task Type"].fillna("")]
+    weighted = careers.personal_exposure(weights, ceo["human_exposure_agg"].tolist())
+    equal = careers.personal_exposure([1.0] * len(ceo), ceo["human_exposure_agg"].tolist())
+    for m in ("alpha", "beta", "gamma"):
+        assert weighted[m] == pytest.approx(stored[f"human_rating_{m}"], abs=1e-12)
+    assert abs(equal["beta"] - stored["human_rating_beta"]) > 0.005
     with pytest.raises(ValueError, match="one time share per label"):
         careers.personal_exposure([1, 2], ["E0"])
     with pytest.raises(ValueError, match="non-negative"):
