@@ -1,4 +1,4 @@
-"""The thresholds that the GAN chapter's pages quote for their tests are the thresholds the tests assert.
+"""The thresholds that the GAN and VAE chapters' pages quote for their tests are the thresholds the tests assert.
 
 ``aigc_lessons.calibrate_units.UNIT_CHECKS`` holds the unit tests' thresholds, set from measurements over seeds
 and floating-point paths; recalibrating one changes what a test asserts, and the page that states it must change
@@ -34,6 +34,20 @@ CLAIMS = [
      "unit-gan-disc1d", "max_abs_error_vs_d_star", "<", 0.05),
     ("book/ch02_gan/math.md", "and within 0.015 on average under that mixture",
      "unit-gan-disc1d", "weighted_abs_error_vs_d_star", "<", 0.015),
+    ("book/ch03_vae/mistakes.md", "the test requires more than 1,000 nats", "unit-vae-kl-sign", "wrong_kl_nats", ">", 1e3),
+    ("book/ch03_vae/mistakes.md", "over 100 times the correct model's KL", "unit-vae-kl-sign", "wrong_over_fixed_kl",
+     ">", 100.0),
+    ("book/ch03_vae/mistakes.md", "the test requires ten times the correct model's average $|\\mu|$",
+     "unit-vae-kl-sign", "wrong_over_fixed_mean_abs_mu", ">", 10.0),
+    ("book/ch03_vae/mistakes.md", "The reported loss becomes *negative*", "unit-vae-kl-sign", "wrong_final_train_loss",
+     "<", 0.0),
+    ("book/ch03_vae/mistakes.md", "the test requires below 0.5 nats", "unit-vae-mse", "wrong_kl_nats", "<", 0.5),
+    ("book/ch03_vae/mistakes.md", "not one latent unit is active", "unit-vae-mse", "wrong_active_units", "<", 1),
+    ("book/ch03_vae/mistakes.md", "(reconstruction spread below 0.1)", "unit-vae-mse", "wrong_reconstruction_spread",
+     "<", 0.1),
+    ("book/ch03_vae/mistakes.md", "uses eight or more units", "unit-vae-mse", "fixed_active_units", ">=", 8),
+    ("book/ch03_vae/mistakes.md", "with a Bernoulli reconstruction error over 50 nats lower",
+     "unit-vae-mse", "wrong_minus_fixed_reconstruction_nats", ">", 50.0),
 ]
 
 
