@@ -1,4 +1,4 @@
-"""The thresholds that the GAN and VAE chapters' pages quote for their tests are the thresholds the tests assert.
+"""The thresholds that the GAN, VAE and transformer chapters' pages quote for their tests are the thresholds the tests assert.
 
 ``aigc_lessons.calibrate_units.UNIT_CHECKS`` holds the unit tests' thresholds, set from measurements over seeds
 and floating-point paths; recalibrating one changes what a test asserts, and the page that states it must change
@@ -48,6 +48,10 @@ CLAIMS = [
     ("book/ch03_vae/mistakes.md", "uses eight or more units", "unit-vae-mse", "fixed_active_units", ">=", 8),
     ("book/ch03_vae/mistakes.md", "with a Bernoulli reconstruction error over 50 nats lower",
      "unit-vae-mse", "wrong_minus_fixed_reconstruction_nats", ">", 50.0),
+    ("book/ch04_transformers/mistakes.md", "the leaky model's training loss is below half of the causal model's",
+     "unit-lm-causal-mask", "leaky_over_causal_train_loss", "<", 0.5),
+    ("book/ch04_transformers/mistakes.md", "its prefix-only loss is higher by more than 0.3 nats",
+     "unit-lm-causal-mask", "leaky_minus_causal_prefix_loss", ">", 0.3),
 ]
 
 
