@@ -64,7 +64,7 @@ def notebook(chapter: int) -> dict:
     keys = ", ".join(f'"{ex.key}"' for ex in exs)
     names = ", ".join(ex.name for ex in exs)
     cells.append(_cell("markdown", "## Your score\n\nThe cell below runs every check of this notebook again and "
-                                   "lists the exercises that pass."))
+                                   "shows each exercise's verdict: passed, or not yet."))
     cells.append(_cell("code", f"for key, fn in zip([{keys}], [{names}]):\n    exercises.check(key, fn)"))
     for i, cell in enumerate(cells):  # stable cell ids (nbformat 4.5), so a rewrite changes no id
         cell["id"] = f"ch{chapter:02d}-{i:02d}"

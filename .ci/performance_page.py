@@ -4,7 +4,8 @@ Every measured number on the page is read from ``results/*.json`` (full-mode rec
 ``python -m aigc_lessons.bench``) or ``tests/calibration.json`` (quick-mode runs of
 ``python -m aigc_lessons.calibrate``) when the book is built, and every "met / not met" is computed
 here from those numbers and the targets below. The only numbers typed in this file are the chapters'
-targets and the published anchors, each with its source. Missing files are not an error: the page
+targets, the published anchors, each with its source, and the provenance notes (``PROVENANCE``), which
+quote what the runs' logs said beyond their records. Missing files are not an error: the page
 then says what is missing, so the book builds on a fresh checkout.
 
     python .ci/performance_page.py [--results DIR] [--calibration FILE] [--out FILE]
@@ -320,7 +321,8 @@ def shakespeare_story(records: dict[str, dict]) -> list[str]:
                          "the overfitting of the rerun, which keeping the best weights no longer passes on to the "
                          "result.")
     return [
-        "**Reading the records together.** The first two ran the same command with the same training-time budget. "
+        "**Reading the records together.** The two records of 2026-11-26 (`lm-shakespeare.json` and "
+        "`lm-shakespeare-rerun.json`) ran the same command with the same training-time budget. "
         f"The first made {ma['steps']:,} steps, at {ma['tokens_per_second']:,.0f} tokens per second, because its "
         "host's CPU cores were busy and the Python side of the training loop was slowed down. The rerun, on an "
         f"idle machine, made {mb['steps']:,} steps ({mb['steps'] / ma['steps']:.1f} times as many) at "
@@ -789,8 +791,9 @@ def render(results: Path, calibration: Path) -> str:
             "`cpu`, on CPU cores), next to the targets each "
             "chapter sets and the published numbers that motivated them. Every measured number on this page is "
             "read from the benchmark records in `results/` when the book is built (`.ci/performance_page.py`), and "
-            "every verdict is computed from them; nothing here is typed by hand except the targets and the "
-            "published anchors, which carry their sources. `python -m aigc_lessons.bench NAME` in full mode writes "
+            "every verdict is computed from them; nothing here is typed by hand except the targets, the "
+            "published anchors, which carry their sources, and the notes on how a run was made, which quote its "
+            "log. `python -m aigc_lessons.bench NAME` in full mode writes "
             "`results/NAME.json`, so a new run updates this page at the next build.", "",
             "Each row names the device, the torch version, the commit and the date of its run, and whether the GPU "
             "was shared with other jobs at the time. A shared GPU (or a busy host CPU) changes how many steps fit "

@@ -14,14 +14,15 @@ In a notebook::
         ...                                  # your code
     exercises.check("2.1", optimal_discriminator)
 
-:func:`check` never raises: it returns (and shows) a :class:`Feedback` whose message names the
-problem (not done yet, an exception from your code and the line it came from, a wrong shape, a
+:func:`check` never raises for an answer, right or wrong (only an unknown exercise key raises
+``KeyError``): it returns (and shows) a :class:`Feedback` whose message names the problem (not done yet, an exception from your code and the line it came from, a wrong shape, a
 value that breaks an identity, a threshold missed), so a learner is never left with a traceback. Every
 message has an English and a Chinese text; both are shown, English first, unless ``AIGC_LANG`` is ``en`` or
 ``zh`` (:func:`feedback_languages`).
 ``make test`` runs every check against its solution (it must pass) and its template (it must fail
-with a helpful message); the notebooks in ``notebooks/exercises/`` are written from this registry
-by ``python -m aigc_lessons.exercises`` (a test checks that they are up to date).
+with a helpful message); the notebooks in ``notebooks/exercises/`` and the exercise pages are written
+from this registry by ``python .ci/exercise_pages.py`` (a test runs it with ``--check``, so they stay
+up to date).
 """
 
 from __future__ import annotations

@@ -280,7 +280,7 @@ def _check_sample_next(fn) -> None:
         expect(bool((p[d] > 0).all()), f"from {what} you drew an id whose probability is 0.",
                f"你从{what_zh}中抽到了一个概率为 0 的 id。")
         stat, dof = _chi_square(d, p)
-        limit = dof + 6 * math.sqrt(2 * dof)  # about 4 standard deviations of a chi-square above its mean
+        limit = dof + 6 * math.sqrt(2 * dof)  # 6 standard deviations of a chi-square above its mean
         expect(stat < limit,
                f"the frequencies of your {n} draws from {what} do not match the row: chi-square {stat:.0f} on {dof} "
                f"degrees of freedom (a fair sample stays below {limit:.0f}). Each draw should pick id b with "

@@ -168,7 +168,8 @@ def _check_count_modes(fn) -> None:
         mix = get_mixture(name)
         centers = mix.centers_tensor
         gen = torch.Generator().manual_seed(1)
-        # a generator that drops the last modes, puts 25 points on one, 19 (too few) on another, and sprays noise
+        # a generator that drops the last modes, puts 25 widely spread points on one (only 16 of them within
+        # 3 sigma) and 19 close ones on another (both too few to cover a mode), and sprays noise
         keep = centers[: len(centers) - 3]
         pts = [keep[torch.randint(len(keep), (2000,), generator=gen)] + mix.sigma * torch.randn(2000, 2, generator=gen),
                centers[-1] + 2.0 * mix.sigma * torch.randn(25, 2, generator=gen).clamp(-1.4, 1.4),
