@@ -51,7 +51,7 @@ class Study2DConfig:
     def for_mode(cls, mode: str | None = None, **overrides) -> "Study2DConfig":
         """Quick: two seeds (CPU minutes for the whole notebook). Full: the GAN chapter's five seeds."""
         return runtime.for_mode(cls, mode, quick=dict(seeds=(0, 1), gan_steps=4000),
-                                full=dict(seeds=SEEDS_2D, gan_steps=20_000), **overrides)
+                                full=dict(seeds=SEEDS_2D, gan_steps=40_000), **overrides)
 
 
 def seed_runs_2d(mode: str, seeds: tuple[int, ...] = SEEDS_2D, mixtures: tuple[str, ...] = ("ring", "grid"),

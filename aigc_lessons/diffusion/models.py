@@ -42,7 +42,7 @@ class MLPDenoiser(nn.Module):
     r"""A noise predictor for low-dimensional points: an MLP whose hidden layers all see the time step.
 
     :math:`h_0 = W_{in} x`; for each of ``depth`` blocks
-    :math:`h \leftarrow h + \mathrm{Linear}(\mathrm{SiLU}(\mathrm{Linear}(\mathrm{SiLU}(h) + e_t)))`
+    :math:`h \leftarrow h + \mathrm{Linear}(\mathrm{SiLU}(\mathrm{Linear}(\mathrm{SiLU}(h)) + e_t))`
     with :math:`e_t` a learned projection of :func:`timestep_embedding`; output
     :math:`W_{out}\, \mathrm{SiLU}(h)`. The residual form lets the net start close to the identity
     map of its features, which trains steadily at every noise level.

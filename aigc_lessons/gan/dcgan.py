@@ -181,9 +181,8 @@ class DCGANConfig:
         snapshot every epoch, training stopped after at most five minutes (``max_train_seconds``; the steps
         done are in the history), with the averaged generator and R1. In the CPU study of the levers
         (``results/gan-mnist-levers-cpu.json``, the performance page) R1 was the lever that lowered the
-        Fréchet distance at equal steps; the averaged generator, the hinge loss and two time scales did not.
-        Over a run as short as quick mode's, an average with decay 0.999 would still carry the first
-        steps' generators, so quick mode samples the trained generator itself."""
+        Fréchet distance at equal steps; the averaged generator, the hinge loss and two time scales did not,
+        so quick mode samples the trained generator itself."""
         epoch = 60_000 // 128
         return runtime.for_mode(
             cls, mode,
@@ -249,9 +248,10 @@ def train_dcgan(config: DCGANConfig, device: torch.device | str | None = None, *
     (an interruption); calling again with the same ``checkpoint_path`` resumes exactly, and a
     checkpoint of another configuration raises :class:`~aigc_lessons.checkpoint.CheckpointError`.
     ``images`` replaces the MNIST training
-    set (N, 1, 28, 28) in [0, 1] (tests use a slice). ``monitor(generator)``, called every
-    ``config.eval_every`` steps and at the end with the generator that is sampled, returns metrics
-    (e.g. the Fréchet distance) recorded in ``history``.
+    set (N, 1, 28, 28) in [0, 1] (tests use a slice). ``monitor(generator)``, called with the generator
+    that is sampled every ``config.eval_every`` steps (when above 0), after the last configured step, and
+    where the time budget stops training, returns metrics (e.g. the Fréchet distance) recorded in
+    ``history`` (not called when ``stop_after`` interrupts the run: the resumed run evaluates on).
     """
     from tqdm.auto import tqdm
 
@@ -324,6 +324,8 @@ def train_dcgan(config: DCGANConfig, device: torch.device | str | None = None, *
                                          config.max_train_seconds) >= 1.0:
                 bar.close()  # out of time: keep what was trained, resumable from here
                 if step > start_step:
+                    if monitor is not None and config.eval_every and history.get("eval_step", [None])[-1] != step:
+                        evaluate(step)  # the last point of the curve is where training stopped
                     save(step)
                 break
             real = data[_batch_indices(step, config.batch_size, len(data), config.seed)].to(dev)

@@ -63,7 +63,8 @@ def value_function(d: Tensor, p_data: Tensor, p_g: Tensor, x: Tensor) -> float:
     r"""The GAN value :math:`V(D,G)=\int p_{data}\log D + p_g\log(1-D)\,dx` by the trapezoid rule.
 
     ``d``, ``p_data``, ``p_g`` are float64 values on the grid ``x``. D is clamped to
-    [1e-300, 1 - 2^-53], the float64 numbers nearest 0 and 1: far in a tail, D* = p_data/(p_data+p_g)
+    [1e-300, 1 - 2^-53] (a tiny positive float64, whose log is about -690.8, and the largest float64
+    below 1): far in a tail, D* = p_data/(p_data+p_g)
     rounds to exactly 1 where p_g is 1e-40, and p_g·log(1 - D) would be 0·(-inf) instead of about
     -1e-39. A discriminator that is really wrong there still pays about -690 per unit of mass.
     """

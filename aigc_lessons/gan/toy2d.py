@@ -1,4 +1,4 @@
-"""Mode collapse in two dimensions: the mixtures, the four training methods and one GAN run.
+"""Mode collapse in two dimensions: the mixtures, the five training methods and one GAN run.
 
 :func:`ring_mixture` and :func:`grid_mixture` are the benchmark data; :class:`Method2D` says how a
 GAN is trained (loss, packing, gradient penalties, generator average, optimiser) and

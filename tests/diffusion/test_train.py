@@ -199,3 +199,13 @@ def test_the_untrained_reference_is_the_runs_own_initialisation(digits):
         next(result.model.parameters()).add_(1.0)
     trained, untrained, _ = diffusion.score_vs_untrained(evaluator, result, 6, 2)
     assert trained != untrained
+
+
+def test_notebook_12s_gan_is_the_gan_chapters_r1_ema_with_its_own_length_in_both_modes():
+    from aigc_lessons import gan
+    from aigc_lessons.diffusion.bench import Study2DConfig
+
+    for mode in ("quick", "full"):
+        study = Study2DConfig.for_mode(mode)
+        assert study.gan_method == "r1_ema"
+        assert study.gan_steps == gan.Gan2DConfig.for_mode(mode, method=study.gan_method).steps

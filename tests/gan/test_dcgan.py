@@ -154,6 +154,11 @@ def test_dcgan_stops_at_its_time_budget_and_resumes_from_there(tmp_path, images,
     again = gan.train_dcgan(TINY, "cpu", images=images, checkpoint_path=path, progress=False)
     assert again.resumed_from == 3 and again.history == straight.history
     assert torch.equal(_params(again.generator), _params(straight.generator))
+    # a monitored run stopped by its budget is evaluated where it stopped, so the curve ends at the last step
+    monkeypatch.setattr(runtime, "training_progress", lambda step, *a: 1.0 if step >= 3 else real(step, *a))
+    monitored = gan.train_dcgan(dataclasses.replace(TINY, eval_every=2), "cpu", images=images, progress=False,
+                                monitor=lambda g: {"score": 1.0})
+    assert monitored.history["eval_step"] == [2, 3]
 
 
 def test_train_and_score_logs_the_2k_monitor_and_scores_10k_seeded_samples(images):
