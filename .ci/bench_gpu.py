@@ -8,7 +8,7 @@ without the course's shared folder, so everything runs from one prepared command
    benchmarks that will run, so a broken CUDA path fails in seconds instead of after a long run.
 2. **The timed benchmark alone**: ``lm-shakespeare`` with the GPU and the host's cores to itself
    (its ``seconds_to_target`` and tokens/s are speed measurements).
-3. **The rest side by side** until the deadline: the 2-D GAN study in CPU processes, and every other
+3. **The rest side by side** until the deadline: the 2-D GAN and diffusion studies in CPU processes, and every other
    GPU benchmark as its own process on the shared GPU. Each record says so in its ``note``.
 
 Records go to ``--out`` (default ``$OUT/results`` when ``$OUT`` is set, else ``results/``), one JSON per

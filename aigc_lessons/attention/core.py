@@ -115,10 +115,12 @@ def scaled_dot_product_attention(
     Shapes: ``q (..., n_q, d_k)``, ``k (..., n_k, d_k)``, ``v (..., n_k, d_v)``; the result is
     ``(..., n_q, d_v)``. ``scale`` defaults to :math:`1/\\sqrt{d_k}`. ``attn_mask`` is a boolean tensor
     broadcastable to ``(..., n_q, n_k)``, ``True`` where attention is allowed, or a float tensor added
-    to the logits. ``is_causal`` adds :func:`causal_mask` (needs ``n_q == n_k``, as in PyTorch).
+    to the logits. ``is_causal`` adds :func:`causal_mask` and needs ``n_q == n_k`` (PyTorch accepts other
+    lengths and aligns its mask top-left; for a query block at the end of the keys pass
+    ``causal_mask(n_q, n_k)`` instead).
 
-    A query row whose keys are *all* masked has no distribution to attend with: its weights and
-    output are set to 0 (PyTorch's math kernel returns NaN there). With ``return_weights`` the
+    A query row whose keys are *all* masked (by a boolean mask or by a float mask of ``-inf``) has no
+    distribution to attend with: its weights and output are 0, as PyTorch's kernels return too. With ``return_weights`` the
     attention probabilities ``(..., n_q, n_k)`` are returned too.
     """
     _check_qkv(q, k, v)
@@ -138,9 +140,9 @@ def scaled_dot_product_attention(
     if keep is not None:
         logits = logits.masked_fill(~keep, float("-inf"))
     weights = torch.softmax(logits, dim=-1)
-    if keep is not None:
-        # rows with no allowed key: softmax of all -inf is NaN; define them as "attend to nothing"
-        weights = torch.nan_to_num(weights, nan=0.0)
+    # rows with no allowed key (boolean or -inf float mask): softmax of all -inf is NaN; define them as
+    # "attend to nothing" (a NaN from the inputs themselves is left to show)
+    weights = weights.masked_fill(torch.isneginf(logits).all(dim=-1, keepdim=True), 0.0)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     out = weights @ v
@@ -175,8 +177,8 @@ class MultiHeadAttention(nn.Module):
 
     with ``C = X`` for self-attention or a ``context`` for cross-attention. The three input
     projections are stored as one ``(3 d, d)`` linear layer ``qkv`` (rows: all query heads, then keys,
-    then values), the layout of both :class:`torch.nn.MultiheadAttention` and GPT-2, so weights copy
-    over without reordering. ``kernel="naive"`` runs :func:`scaled_dot_product_attention` above;
+    then values), the layout of :class:`torch.nn.MultiheadAttention`, so weights copy over without
+    reordering (GPT-2's ``Conv1D`` keeps the same order, transposed). ``kernel="naive"`` runs :func:`scaled_dot_product_attention` above;
     ``kernel="sdpa"`` runs PyTorch's fused :func:`torch.nn.functional.scaled_dot_product_attention`
     (FlashAttention-style kernels on GPUs). Both compute the same function.
     """

@@ -2,8 +2,8 @@
 
 Every model is scored on the same test tasks (accuracy, macro-F1, Cohen's kappa against the human
 labels): the majority class, logistic regression on frozen MiniLM embeddings, the fine-tuned MiniLM of
-:mod:`aigc_lessons.careers.finetune`, and GPT-4's own labels as the reference a model cannot be expected
-to beat. :func:`bench_finetune` runs it for ``python -m aigc_lessons.bench careers-finetune``.
+:mod:`aigc_lessons.careers.finetune`, and GPT-4's own labels, the second rater the paper's authors
+accepted, as the level worth comparing with. :func:`bench_finetune` runs it for ``python -m aigc_lessons.bench careers-finetune``.
 """
 
 from __future__ import annotations

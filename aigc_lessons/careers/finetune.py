@@ -275,7 +275,7 @@ def train_exposure_classifier(cfg: FinetuneConfig, features: TaskFeatures, label
     bf16 autocast on CUDA when ``cfg.bf16``. With ``checkpoint_path`` the trainable weights, optimizer,
     schedule, RNG states and loss history are written atomically every ``cfg.checkpoint_every`` steps and
     at the end; a later call with the same config and the same number of training tasks resumes and
-    reproduces the uninterrupted run (another config raises
+    reproduces the uninterrupted run (bit for bit with ``cfg.deterministic``, as in quick mode) (another config raises
     :class:`~aigc_lessons.checkpoint.CheckpointError` naming the fields that differ).
     ``stop_after`` stops once the total step count reaches it (the stand-in for an interruption).
     """

@@ -63,14 +63,15 @@ def embed_texts(texts: Sequence[str], encoder: Encoder, *, batch_size: int = 64,
 
 
 def occupation_documents(data: Occupations, n_tasks: int = 2) -> tuple[list[str], list[str], list[str]]:
-    """Text that stands for each O*NET occupation: its title, then its first ``n_tasks`` core tasks.
+    """Text that stands for each O*NET occupation: its title, then its first ``n_tasks`` tasks, core (and
+    untyped) tasks before supplemental ones.
 
     Returns (codes, titles, documents) in the order of occ_level.csv.
     """
     if n_tasks < 0:
         raise ValueError(f"n_tasks must be >= 0, got {n_tasks}")
     tasks = data.tasks
-    # core tasks first (and unlabelled ones), supplemental ones only for occupations that have no other
+    # core tasks first (and unlabelled ones); supplemental ones fill up to n_tasks where those are too few
     rank = tasks["Task Type"].eq("Supplemental").astype(int)
     ordered = tasks.assign(_rank=rank).sort_values(["O*NET-SOC Code", "_rank"], kind="stable")
     first = ordered.groupby("O*NET-SOC Code")["Task"].apply(lambda s: list(s)[:n_tasks]).to_dict()
@@ -85,7 +86,8 @@ def occupation_documents(data: Occupations, n_tasks: int = 2) -> tuple[list[str]
 
 @dataclass
 class OccupationIndex:
-    """Unit-length embeddings of the 923 occupation documents, with codes and titles, plus the tasks."""
+    """Unit-length embeddings of the 923 occupation documents, with their codes and titles and the number
+    of tasks in each document (``n_tasks``)."""
 
     codes: list[str]
     titles: list[str]

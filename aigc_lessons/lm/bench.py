@@ -37,9 +37,10 @@ def seconds_to_target(history: dict, target: float = TARGET_VAL_LOSS) -> float |
 
 
 def flops_per_token(cfg: GPTConfig, n_params: int) -> float:
-    r"""Training FLOPs per token, :math:`6N + 12\,L\,T\,d` (Kaplan et al. 2020; PaLM's appendix): two
-    FLOPs per weight and token forward, four backward, plus the attention scores and their
-    weighted sums over a context of :math:`T`. ``n_params`` excludes the position table."""
+    r"""Training FLOPs per token, :math:`6N + 12\,L\,T\,d` (appendix B of the PaLM paper, the estimate
+    nanoGPT's ``estimate_mfu`` uses): two FLOPs per weight and token forward, four backward, plus the
+    attention scores and their weighted sums over a context of :math:`T`. ``n_params`` excludes the
+    position table."""
     return 6.0 * n_params + 12.0 * cfg.n_layer * cfg.block_size * cfg.n_embd
 
 

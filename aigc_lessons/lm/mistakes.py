@@ -40,8 +40,8 @@ def causal_mask_mistake(steps: int = 300, *, n_layer: int = 2, n_embd: int = 64,
     """Mistake: a GPT trained without the causal mask. Position t then sees x[t+1], which is its
     own target, so training teaches it to copy instead of to predict.
 
-    Trains the same small model with and without the mask for ``steps`` steps (constant learning
-    rate ``lr``) on tiny-shakespeare and measures, without the mask (``symptom``) and with it
+    Trains the same small model with and without the mask for ``steps`` steps (learning rate ``lr``
+    after a 10-step warm-up) on tiny-shakespeare and measures, without the mask (``symptom``) and with it
     (``fixed``): ``train_loss`` (the loss the training loop reports, mean of its last 30 batches) and
     ``prefix_loss`` (held-out loss when each character is predicted from its prefix only: the
     situation of generation, when the future does not exist yet). ``details`` holds, for

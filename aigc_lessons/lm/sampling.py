@@ -47,8 +47,9 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
 
 def sample_next(logits: torch.Tensor, *, greedy: bool = False, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One token id per row of ``logits (B, V)``: arg max if ``greedy``, else a draw from
-    softmax(filtered logits / temperature) with top-k then top-p filtering."""
+    """One token id per row of ``logits (B, V)``: arg max if ``greedy``, else a draw from the softmax of
+    the logits divided by ``temperature`` and then filtered by top-k, then top-p (so the nucleus is taken
+    on the tempered distribution)."""
     if logits.dim() != 2:
         raise ValueError(f"sample_next expects logits of shape (batch, vocab), got {tuple(logits.shape)}")
     if greedy:

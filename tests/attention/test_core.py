@@ -44,6 +44,22 @@ def test_naive_attention_equals_torch_sdpa(case):
     torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_a_fully_masked_query_row_attends_to_nothing_as_in_torch(kind):
+    """A row with no allowed key gives weights and output 0, for a boolean mask and for a float mask of -inf,
+    as PyTorch's kernel does; the other rows are untouched, and a NaN in the inputs still shows."""
+    q, k, v = _qkv()
+    allowed = torch.ones(7, 7, dtype=torch.bool)
+    allowed[3] = False
+    mask = allowed if kind == "bool" else torch.zeros(7, 7, dtype=torch.float64).masked_fill(~allowed, float("-inf"))
+    out, w = A.scaled_dot_product_attention(q, k, v, attn_mask=mask, return_weights=True)
+    assert torch.equal(w[..., 3, :], torch.zeros_like(w[..., 3, :])) and torch.equal(out[..., 3, :], torch.zeros_like(out[..., 3, :]))
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-12, rtol=0)
+    q_nan = q.clone()
+    q_nan[..., 0, 0] = float("nan")
+    assert torch.isnan(A.scaled_dot_product_attention(q_nan, k, v, attn_mask=mask)[..., 0, :]).all()
+
+
 def test_attention_weights_are_a_distribution_and_default_scale_is_inverse_sqrt_dk():
     q, k, v = _qkv(d=16)
     out, w = A.scaled_dot_product_attention(q, k, v, return_weights=True)
