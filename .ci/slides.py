@@ -158,12 +158,19 @@ def chapter_sources(toc: dict) -> list[tuple[str, list[str], list[str]]]:
     return out
 
 
-def formulas(pages: list[str]) -> list[tuple[str, str, str]]:
-    """(latex, label or "", page) of the display equations, labelled ones first."""
+_HEADING = re.compile(r"^#{1,6} (.+)$", re.M)
+
+
+def formulas(pages: list[str]) -> list[tuple[str, str, str, str]]:
+    """(latex, label or "", page, heading) of the display equations, labelled ones first; ``heading`` is the
+    title of the section the equation stands in (the slide's title: a reader knows it from the page, not the
+    label)."""
     found = []
     for page in pages:
-        for m in _DISPLAY.finditer((ROOT / f"{page}.md").read_text(encoding="utf-8")):
-            found.append((m.group(1).strip(), m.group("label") or "", page))
+        text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+        for m in _DISPLAY.finditer(text):
+            headings = _HEADING.findall(text, 0, m.start())
+            found.append((m.group(1).strip(), m.group("label") or "", page, headings[-1].strip() if headings else ""))
     found.sort(key=lambda f: f[1] == "")
     return found[:MAX_FORMULAS]
 
@@ -216,10 +223,13 @@ def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md:
         slides.append(f"<section><h3>{w['objectives']}</h3>{render(goals)}<aside class='notes'>{w['from']} "
                       f"{folder}/index.md.</aside></section>")
     eqs = formulas(pages)
-    for latex, label, src in eqs:
-        head = w["formula"] + (f" ({html.escape(label)})" if label else "")
+    for latex, label, src, heading in eqs:
+        where = tr.message(src, heading).replace("\\.", ".") if heading else ""
+        sep = "：" if tr.language.startswith("zh") else ": "
+        head = w["formula"] + (sep + md.renderInline(plain_myst(where, ROOT / "book" / folder)) if where else "")
         slides.append(f"<section><h3>{head}</h3><div class='formula'>\\[{html.escape(latex)}\\]</div>"
-                      f"<aside class='notes'>{w['from']} {src}.md.</aside></section>")
+                      f"<aside class='notes'>{w['from']} {src}.md" + (f" ({html.escape(label)})" if label else "")
+                      + ".</aside></section>")
     figs, missing = figures(notebooks, tr)
     for n, fig in enumerate(figs, 1):
         name = f"{folder}-{n}.png"

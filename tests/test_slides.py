@@ -28,11 +28,15 @@ def test_one_deck_per_chapter_and_every_chapter_page_links_to_it():
 
 def test_formulas_come_from_the_pages_labelled_first():
     found = slides.formulas(["book/ch02_gan/index", "book/ch02_gan/math"])
-    labels = [label for _, label, _ in found]
+    labels = [label for _, label, _, _ in found]
     assert "eq-gan-value" in labels and "eq-gan-dstar" in labels
     assert all(labels) and len(found) == slides.MAX_FORMULAS
-    latex = dict((label, tex) for tex, label, _ in found)
+    latex = dict((label, tex) for tex, label, _, _ in found)
     assert "D^*" in latex["eq-gan-dstar"] and "$$" not in latex["eq-gan-dstar"]
+    # each formula carries the title of its section, which becomes the slide's title (not the label)
+    heading = dict((label, h) for _, label, _, h in found)
+    assert heading["eq-gan-dstar"] == "2. The optimal discriminator is a ratio"
+    assert heading["eq-gan-value"] == "1. The value function"
 
 
 def test_myst_roles_become_the_text_a_reader_sees():
