@@ -37,3 +37,22 @@ def test_a_call_exercises_the_cuda_paths_of_its_own_benchmarks_only():
     """A careers-finetune call carries only the careers data: no GPT, DCGAN or VAE path may ask for MNIST
     or tiny-shakespeare."""
     assert bench_gpu.cuda_paths("cpu", ["careers-finetune", "gan-2d", "diffusion-2d"]) == {}
+
+
+def test_each_cuda_path_runs_for_the_benchmarks_that_need_it(monkeypatch):
+    """The positive side: an lm- benchmark runs the GPT's path, gan-mnist the DCGAN's, vae-mnist the VAE's, each
+    once and nothing else (the training functions are replaced by recorders; the paths themselves run on a GPU)."""
+    from types import SimpleNamespace
+
+    from aigc_lessons import gan, vae
+
+    ran = []
+    monkeypatch.setattr(bench_gpu, "_gpt_path", lambda device, lm: ran.append("gpt") or 0.0)
+    monkeypatch.setattr(gan, "train_dcgan", lambda *a, **k: ran.append("dcgan") or SimpleNamespace(history={"d_loss": [0.5]}))
+    monkeypatch.setattr(vae, "bench_mnist", lambda *a, **k: ran.append("vae") or {"metrics": {"test_nll_nats": 90.0}})
+    assert set(bench_gpu.cuda_paths("cpu", ["lm-tang", "careers-finetune"])) == {"gpt_bf16_compile_fused"}
+    assert ran == ["gpt"]
+    ran.clear()
+    assert set(bench_gpu.cuda_paths("cpu", ["gan-mnist", "vae-mnist", "lm-shakespeare", "lm-tang"])) == {
+        "gpt_bf16_compile_fused", "dcgan", "vae_bf16"}
+    assert ran == ["gpt", "dcgan", "vae"]

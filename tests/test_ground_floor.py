@@ -39,7 +39,14 @@ def test_code_hash_follows_the_source():
     def g():
         return 2
 
+    def twin():
+        def f():  # the same name as the first f, another body
+            return 2
+        return f
+
     assert files.code_hash(f) != files.code_hash(g)
+    assert f.__qualname__.split(".")[-1] == twin().__qualname__.split(".")[-1]
+    assert files.code_hash(f) != files.code_hash(twin())
     assert files.code_hash(f) == files.code_hash(f) and len(files.code_hash(f)) == 12
 
 
@@ -68,11 +75,15 @@ def test_mistake_report_table():
 
 def test_cpu_threads_sets_and_restores():
     before = torch.get_num_threads()
-    with runtime.cpu_threads(1):
-        assert torch.get_num_threads() == 1
+    with runtime.cpu_threads(2):  # start from two threads, so a context manager that does nothing fails
+        assert torch.get_num_threads() == 2
+        with runtime.cpu_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with runtime.single_thread_if_cpu("cpu"):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
     assert torch.get_num_threads() == before
-    with runtime.single_thread_if_cpu("cpu"):
-        assert torch.get_num_threads() == 1
     for bad in (0, "auto", 1.5, True):
         with pytest.raises(ValueError):
             with runtime.cpu_threads(bad):
@@ -102,7 +113,16 @@ def _imports(path: Path) -> set[str]:
             parts = node.module.split(".")
             names.add(parts[1] if len(parts) > 1 else "")
             names.update(a.name for a in node.names if len(parts) == 1)
+        elif isinstance(node, ast.Import):  # import aigc_lessons.gan (as ...)
+            names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("aigc_lessons."))
     return names
+
+
+def test_the_import_scan_sees_every_form_of_import(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("from .gan import x\nfrom aigc_lessons.vae import y\nfrom aigc_lessons import lm\n"
+                      "import aigc_lessons.diffusion as d\nimport aigc_lessons.careers.finetune\nimport torch\n")
+    assert {"gan", "vae", "lm", "diffusion", "careers"} <= _imports(source)
 
 
 @pytest.mark.parametrize("module", GROUND_FLOOR)

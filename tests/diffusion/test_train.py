@@ -37,9 +37,11 @@ def test_trained_2d_model_beats_its_untrained_self(tiny_2d, unit_tiny_2d, linear
     assert metrics["late_over_early_training_loss"] == pytest.approx((sum(losses[-50:]) / 50) / (sum(losses[:10]) / 10))
     # the untrained reference is the trained model's own initial weights (the training seed), whatever ran before
     fresh = objects["fresh"]
-    runtime.seed_everything(tiny_2d.config.seed)
-    again = diffusion.MLPDenoiser(2, 64, 2, 64, 6)
-    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), again.state_dict().values()))
+    import dataclasses
+
+    untrained = diffusion.train_diffusion_2d(dataclasses.replace(tiny_2d.config, steps=0, n_eval=10), "cpu",
+                                             progress=False)  # what the trainer starts from, not a rebuild
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), untrained.model.state_dict().values()))
     pts = get_mixture("ring").sample(2000, torch.Generator().manual_seed(5))
     gen = lambda: torch.Generator().manual_seed(6)  # noqa: E731
     with torch.no_grad():

@@ -75,6 +75,7 @@ def test_parallel_workers_give_the_same_runs_as_one_process():
             for m in ("non_saturating", "pacgan")]
     one = gan.train_many_2d(cfgs, "cpu", workers=1, progress=False)
     two = gan.train_many_2d(cfgs, "cpu", workers=2, progress=False)
+    assert len(one) == len(two) == 2  # zip below would hide a short list
     for a, b in zip(one, two):
         assert a.config == b.config
         assert torch.equal(_params(a.generator), _params(b.generator))
