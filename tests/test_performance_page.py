@@ -109,6 +109,14 @@ def test_the_numbers_of_each_record_appear_on_the_page(page):
                     per_seed = ", ".join(str(x["modes_covered"]) for x in runs)
                     assert any(method in row and per_seed in row for row in _rows(page, f"`{name}`")), \
                         f"{name}: modes {per_seed} of {method} on the {mixture} not on the page"
+        elif bench in ("gan-2d", "diffusion-2d"):
+            per_seed = m["per_seed"]  # modes, high-quality shares and mode widths, seed by seed
+            for mixture in ("ring", "grid"):
+                expected += [", ".join(map(str, per_seed[f"{mixture}.modes_covered"])),
+                             ", ".join(f"{100 * q:.2f}%" for q in per_seed[f"{mixture}.high_quality"]),
+                             ", ".join(f"{w:.2f}" for w in per_seed[f"{mixture}.spread"])]
+        else:
+            raise AssertionError(f"{name}: no check of the numbers of a {bench!r} record: add one here")
         for text in expected:
             assert text in rows, f"{name}: {text} is not on the page"
 
