@@ -43,6 +43,7 @@ UNIT_CHECKS: dict[str, dict[str, dict[str, Threshold]]] = {
     "unit-gan-max-max": _unit(
         buggy_mean_d_of_g_z=_q("<", 0.05), buggy_mean_d_loss=_q("<", 0.1),
         buggy_high_quality_samples=_q("<", 25, "of 2,500: under 1%"), buggy_radius_gap=_q(">", 1.0),
+        buggy_sample_shift=_q(">", 0.05, "the buggy generator did train: untrained or frozen, 0"),
         fixed_mean_d_of_g_z=_q(">", 0.2), fixed_radius_gap=_q("<", 0.6, "relaxed from 0.5")),
     "unit-gan-ring-300": _unit(ring_gap_ratio=_q("<", 0.65, "relaxed from 0.5")),
     "unit-gan-steps": _unit(
@@ -77,9 +78,11 @@ UNIT_CHECKS: dict[str, dict[str, dict[str, Threshold]]] = {
     "unit-vae-mse": _unit(
         wrong_kl_nats=_q("<", 0.5), wrong_active_units=_q("<", 1, "none"), wrong_reconstruction_spread=_q("<", 0.1),
         fixed_active_units=_q(">=", 8), fixed_kl_nats=_q(">", 2.0), fixed_reconstruction_spread=_q(">", 5.0),
-        wrong_minus_fixed_reconstruction_nats=_q(">", 50.0)),
+        wrong_minus_fixed_reconstruction_nats=_q(">", 50.0),
+        wrong_reconstruction_nats=_q("<", 400.0, "the wrong model did train (to the average digit): untrained 541")),
     "unit-vae-reparam": _unit(wrong_kl_nats=_q("<", 0.5), wrong_active_units=_q("<", 1, "none"),
-                              fixed_active_units=_q(">=", 8)),
+                              fixed_active_units=_q(">=", 8),
+                              wrong_reconstruction_nats=_q("<", 400.0, "the decoder did train: untrained 541")),
     "unit-vae-bench": _unit(test_nll_nats=_q("<", 250.0, "untrained: 544"),
                             neg_elbo_minus_nll=_q(">", 3.0, "tightened from -1")),
 }
@@ -161,6 +164,7 @@ def _unit_gan_max_max(seed: int, untrained: bool, keep: dict | None = None) -> d
     return {"buggy_mean_d_of_g_z": bug["mean_D_of_G_z"], "buggy_mean_d_loss": bug["mean_d_loss"],
             "buggy_high_quality_samples": round(bug["high_quality"] * n_eval),
             "buggy_radius_gap": abs(bug["mean_sample_radius"] - 2.0),
+            "buggy_sample_shift": bug["mean_sample_shift"],
             "fixed_mean_d_of_g_z": fix["mean_D_of_G_z"],
             "fixed_radius_gap": abs(fix["mean_sample_radius"] - 2.0)}
 
@@ -531,14 +535,15 @@ def _unit_vae_mse(seed: int, untrained: bool, keep: dict | None = None, data=Non
             "wrong_reconstruction_spread": wrong["reconstruction_spread"],
             "fixed_active_units": fixed["active_units"], "fixed_kl_nats": fixed["kl_nats"],
             "fixed_reconstruction_spread": fixed["reconstruction_spread"],
-            "wrong_minus_fixed_reconstruction_nats": wrong["reconstruction_nats"] - fixed["reconstruction_nats"]}
+            "wrong_minus_fixed_reconstruction_nats": wrong["reconstruction_nats"] - fixed["reconstruction_nats"],
+            "wrong_reconstruction_nats": wrong["reconstruction_nats"]}
 
 
 def _unit_vae_reparam(seed: int, untrained: bool, keep: dict | None = None, data=None) -> dict[str, float]:
     """tests/vae/test_mistakes.py: ``torch.normal(mu, std)`` against the reparameterised sample, 150 steps each."""
     wrong, fixed = _vae_mistake("reparam", seed, untrained, keep, data)
     return {"wrong_kl_nats": wrong["kl_nats"], "wrong_active_units": wrong["active_units"],
-            "fixed_active_units": fixed["active_units"]}
+            "fixed_active_units": fixed["active_units"], "wrong_reconstruction_nats": wrong["reconstruction_nats"]}
 
 
 def _unit_vae_bench(seed: int, untrained: bool, keep: dict | None = None) -> dict[str, float]:

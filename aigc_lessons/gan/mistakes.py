@@ -119,8 +119,10 @@ def mistake_max_over_both_players(steps: int = 300, seed: int = 0) -> MistakeRep
 
     Trains the ring GAN for ``steps`` steps with :data:`MAX_OVER_BOTH_PLAYERS` and with the
     non-saturating loss, and reports the mean D(G(z)) and D loss over the last 50 steps, the
-    share of high-quality samples and the mean distance of the samples from the origin (the
-    data lie on the circle of radius 2). ``details`` holds each variant's per-step ``d_fake`` and
+    share of high-quality samples, the mean distance of the samples from the origin (the
+    data lie on the circle of radius 2) and how far training moved them (``mean_sample_shift``: the
+    mean distance between the points the first and the last generator make from the same noise, so a
+    generator that never learned stays at 0). ``details`` holds each variant's per-step ``d_fake`` and
     ``d_loss`` curves and its final samples.
     """
     out, details = {}, {}
@@ -133,7 +135,8 @@ def mistake_max_over_both_players(steps: int = 300, seed: int = 0) -> MistakeRep
         out[variant] = {"mean_D_of_G_z": float(torch.sigmoid(torch.tensor(res.history["d_fake"][last])).mean()),
                         "mean_d_loss": float(np.mean(res.history["d_loss"][last])),
                         "high_quality": res.high_quality, "modes_covered": res.modes_covered,
-                        "mean_sample_radius": float(radius)}
+                        "mean_sample_radius": float(radius),
+                        "mean_sample_shift": float((res.snapshots[steps] - res.snapshots[0]).norm(dim=1).mean())}
         details[variant] = {"d_fake": res.history["d_fake"], "d_loss": res.history["d_loss"],
                             "samples": res.snapshots[steps]}
     return MistakeReport("(c) max over both players",
