@@ -101,6 +101,13 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
 
 
+def not_chinese(text: str) -> str | None:
+    """Why ``text`` is not Chinese (fewer than 20 Chinese characters, or more English words than Chinese
+    characters / 2), or None when it is."""
+    han, words = len(CJK.findall(text)), len(LATIN_WORD.findall(text))
+    return f"{han} Chinese characters, {words} English words" if han < 20 or words > han / 2 else None
+
+
 def article_text(html: str) -> str:
     """The reader's text of a page's article (``<main>``): no code, math, scripts, tables of numbers or tags."""
     m = re.search(r"<main\b.*?</main>", html, re.S)
@@ -139,13 +146,12 @@ def check_editions(folder: Path) -> list[str]:
         if chinese and re.search(r"<p>::</p>|\\\[::\\\]", html):
             problems.append(f"{rel}: a translated literal block or equation was lost (a paragraph '::' is left)")
         if chinese and "api" not in rel.parts and rel.name != "bibliography.html":  # references keep their titles
-            body = article_text(html)
-            han, words = len(CJK.findall(body)), len(LATIN_WORD.findall(body))
             lang = re.search(r'<html[^>]*\blang="([^"]*)"', html)
             if not lang or lang.group(1) != "zh-CN":
                 problems.append(f"{rel}: <html lang={lang.group(1) if lang else None!r}>, not zh-CN")
-            if han < 20 or words > han / 2:
-                problems.append(f"{rel}: not in Chinese ({han} Chinese characters, {words} English words)")
+            why = not_chinese(article_text(html))
+            if why:
+                problems.append(f"{rel}: not in Chinese ({why})")
     return problems
 
 
@@ -175,11 +181,9 @@ def check_downloads(folder: Path) -> list[str]:
                 continue
             if rel.parts[0] == "zh":
                 text = " ".join("".join(c["source"]) for c in cells if c.get("cell_type") == "markdown")
-                text = re.sub(r"`[^`]*`|\$[^$]*\$|\(https?://[^)]*\)", " ", text)
-                han, words = len(CJK.findall(text)), len(LATIN_WORD.findall(text))
-                if han < 20 or words > han / 2:
-                    problems.append(f"{rel}: the downloaded notebook {href} is not in Chinese "
-                                    f"({han} Chinese characters, {words} English words in its markdown)")
+                why = not_chinese(re.sub(r"`[^`]*`|\$[^$]*\$|\(https?://[^)]*\)", " ", text))
+                if why:
+                    problems.append(f"{rel}: the downloaded notebook {href} is not in Chinese ({why} in its markdown)")
     if not offered:
         problems.append("no page offers a notebook for download")
     return problems

@@ -82,21 +82,24 @@ class TranslateTocCaptions(SphinxTransform):
     default_priority = 101
 
     def apply(self, **kwargs) -> None:
-        language = self.config.language
-        if not language or language == "en" or not self.config.locale_dirs:
-            return
         captions = [n for n in self.document.findall(addnodes.toctree) if n.get("caption")]
-        if not captions:
-            return
-        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
-        dirs = [osp.join(self.env.srcdir, d) for d in self.config.locale_dirs]
-        catalog, found = init_locale(dirs, language, domain)
-        if not found:
+        catalog = _page_catalog(self.config, self.env.srcdir, self.env.docname) if captions else None
+        if catalog is None:
             return
         for node in captions:
             translated = catalog.gettext(node["caption"])
             if translated and translated != node["caption"]:
                 node["caption"] = node["rawcaption"] = translated
+
+
+def _page_catalog(config, srcdir, docname: str):
+    """The gettext catalogue of page ``docname`` in the edition being built; None in the English edition or
+    when the page has none."""
+    if not config.language or config.language == "en" or not config.locale_dirs:
+        return None
+    dirs = [osp.join(srcdir, d) for d in config.locale_dirs]
+    catalog, found = init_locale(dirs, config.language, docname_to_domain(docname, config.gettext_compact))
+    return catalog if found else None
 
 
 def glossary_pairs(path: Path) -> list[tuple[str, str, str]]:
@@ -227,20 +230,15 @@ def translate_notebook(notebook: dict, translate: Callable[[str], str | None], p
 
 def _translate_downloads(app, exception) -> None:
     """Chinese edition: translate the notebooks that the pages' download buttons serve."""
-    language = app.config.language
-    if exception is not None or app.builder.name != "html" or not language or language == "en" \
-            or not app.config.locale_dirs:
+    if exception is not None or app.builder.name != "html":
         return
     parser = markdown_parser(getattr(app.config, "myst_enable_extensions", []) or [])
-    dirs = [osp.join(app.srcdir, d) for d in app.config.locale_dirs]
     for docname in sorted(app.env.found_docs):
-        if not str(app.env.doc2path(docname)).endswith(".ipynb"):
-            continue
         download = Path(app.outdir) / "_sources" / f"{docname}.ipynb"
-        if not download.is_file():
+        if not str(app.env.doc2path(docname)).endswith(".ipynb") or not download.is_file():
             continue
-        catalog, found = init_locale(dirs, language, docname_to_domain(docname, app.config.gettext_compact))
-        if not found:
+        catalog = _page_catalog(app.config, app.srcdir, docname)  # None in the English edition
+        if catalog is None:
             continue
         notebook, _ = translate_notebook(json.loads(download.read_text(encoding="utf-8")), catalog.gettext, parser)
         download.write_text(json.dumps(notebook, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
