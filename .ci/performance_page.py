@@ -215,6 +215,22 @@ def run_cells(name: str, record: dict) -> list[str]:
 
 RUN_HEADER = ["record", "device", "torch", "commit", "date", "GPU shared"]
 
+#: A table of at most this many records is set with one column per record: its quantities read downwards, so
+#: the results are not pushed beyond the right edge of the page by the six run columns.
+COLUMNS_AT_MOST = 4
+
+
+def record_table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A table of records (each row starts with ``run_cells``). Up to ``COLUMNS_AT_MOST`` rows are transposed:
+    the first row names the records, each further row is one quantity, its name in the first column (set in
+    bold by book/_static/site.css, which knows such a table by the record names in its header). Longer tables
+    keep one row per record. A plain pipe table: inside a ``{table}`` directive its cells would have no source
+    line, and Sphinx would leave them out of the Chinese edition's catalogue."""
+    if len(rows) > COLUMNS_AT_MOST:
+        return table(header, rows)
+    body = [[name] + [row[i] for row in rows] for i, name in enumerate(header) if i]
+    return table([header[0]] + [row[0] for row in rows], body)
+
 
 def load_records(folder: Path) -> dict[str, dict]:
     if not folder.is_dir():
@@ -286,7 +302,7 @@ def section_shakespeare(records: dict[str, dict], summary: list[list[Any]]) -> l
         summary.append(["lm-shakespeare", f"`{name}`", target.label, num(m["val_loss"]), verdict(ok)])
         if stt is not None:
             summary.append(["lm-shakespeare", f"`{name}`", SPEED.label, f"{num(stt, 1)} s", verdict(SPEED.met(stt))])
-    out += table(RUN_HEADER + ["budget (s)", "train (s)", "steps", "tokens/s", "MFU", "held-out loss (nats/char)",
+    out += record_table(RUN_HEADER + ["budget (s)", "train (s)", "steps", "tokens/s", "MFU", "held-out loss (nats/char)",
                                "at step", "final loss", "s to 1.47", "target", "speed target"], rows)
     out += ["The held-out loss is that of the weights kept: the best evaluation where the record has a step for it, "
             "else the end of training. *MFU* is the model FLOPs utilisation (model FLOPs per second over the GPU's "
@@ -374,7 +390,7 @@ def section_tang(records: dict[str, dict], summary: list[list[Any]]) -> list[str
                 f"In `{name}`, {pct(m['format_rate'])} of {n} generated poems have the format, against "
                 f"{pct(m['format_rate_train'])} of the training poems. A sampler whose format rate equalled the "
                 f"training poems' would produce {outcome} with probability {prob:.2f}, {verdict_text}")
-    out += table(RUN_HEADER + ["train (s)", "steps", "held-out loss (nats/char)", "format rate",
+    out += record_table(RUN_HEADER + ["train (s)", "steps", "held-out loss (nats/char)", "format rate",
                                "poems sampled", "training poems' rate", "target"], rows)
     out += notes(items)
     return out + [" ".join(sentences), ""] if sentences else out
@@ -407,7 +423,7 @@ def section_vae(records: dict[str, dict], summary: list[list[Any]]) -> list[str]
             verdict(target.met(m["test_nll_nats"])), verdict(stretch.met(m["test_nll_nats"]))])
         summary.append(["vae-mnist", f"`{name}`", target.label, num(m["test_nll_nats"]),
                         verdict(target.met(m["test_nll_nats"]))])
-    out += table(RUN_HEADER + ["budget (s)", "train (s)", "steps", "test NLL (nats, ± s.e.)", "k / test images",
+    out += record_table(RUN_HEADER + ["budget (s)", "train (s)", "steps", "test NLL (nats, ± s.e.)", "k / test images",
                                "test −ELBO (nats)", "active units", "target (84.0)", "stretch (82.9)"], rows)
     out += notes(items)
     configured = configured_vae_budget()
@@ -459,7 +475,7 @@ def section_gan_mnist(records: dict[str, dict], summary: list[list[Any]]) -> lis
         summary.append(["gan-mnist", f"`{name}`", "class shares 5–15%, confidence ≥ 0.9, Fréchet ≤ 3 × floor",
                         f"{pct(m['class_share_min'])}–{pct(m['class_share_max'])}, {num(m['mean_confidence'])}, "
                         f"{num(v['frechet_vs_floor'], 2)} × floor", verdict(all(met.values()))])
-    out += table(RUN_HEADER + ["train (s)", "steps", "class shares", "5–15%", "mean confidence", "≥ 0.9", "Fréchet",
+    out += record_table(RUN_HEADER + ["train (s)", "steps", "class shares", "5–15%", "mean confidence", "≥ 0.9", "Fréchet",
                                "real-vs-real floor", "untrained generator", "Fréchet / floor", "≤ 3", "all targets"],
                  rows)
     out += notes(items)
@@ -507,7 +523,7 @@ def section_gan_mnist_levers(records: dict[str, dict], summary: list[list[Any]])
                 ", ".join(str(x["seed"]) for x in runs), ", ".join(num(v, 2) for v in ratios), num(means[variant], 2),
                 ", ".join(num(x["mean_confidence"]) for x in runs),
                 ", ".join(f"{pct(x['class_share_min'])} to {pct(x['class_share_max'])}" for x in runs)])
-        out += table(RUN_HEADER + ["variant", "changed", "steps", "seeds", "Fréchet / floor per seed", "mean",
+        out += record_table(RUN_HEADER + ["variant", "changed", "steps", "seeds", "Fréchet / floor per seed", "mean",
                                    "mean confidence", "class shares"], rows)
         out += notes([(name, r)])
         best = min(means, key=means.get)
@@ -592,8 +608,9 @@ def section_gan_2d(records: dict[str, dict], summary: list[list[Any]]) -> list[s
                     + on_target_2d("gan-2d", f"`{name}` ({mixture}, `{key[1]}`)", mixture, modes, hq, summary))
             out += [f"**{mixture.capitalize()} of {n_modes}** (target: {n_modes} of {n_modes} modes and at least "
                     f"{pct(hq_min, 0)} high-quality samples in every seed):", ""]
-            out += table(RUN_HEADER + ["method", "steps", "seeds", "modes covered per seed", "min", "mean",
-                                       "high-quality share per seed", "min", "mean", "mode width per seed",
+            out += record_table(RUN_HEADER + ["method", "steps", "seeds", "modes covered per seed", "fewest modes",
+                                       "mean modes", "high-quality share per seed", "lowest share", "mean share",
+                                       "mode width per seed",
                                        "seeds on target", "target"], rows)
         out += notes([(name, r)])
     return out + [SPREAD_NOTE, ""]
@@ -623,7 +640,7 @@ def section_diffusion(records: dict[str, dict], summary: list[list[Any]]) -> lis
                                               widths(per_seed.get(f"{mixture}.spread", []))]
                         + on_target_2d("diffusion-2d", f"`{name}` ({mixture})", mixture, modes, hq, summary))
     if rows:
-        out += table(RUN_HEADER + ["mixture", "steps", "modes covered per seed", "high-quality share per seed",
+        out += record_table(RUN_HEADER + ["mixture", "steps", "modes covered per seed", "high-quality share per seed",
                                    "mode width per seed", "seeds on target", "target"], rows)
         out += notes(items_2d) + [SPREAD_NOTE, ""]
     rows, curves = [], []
@@ -645,7 +662,7 @@ def section_diffusion(records: dict[str, dict], summary: list[list[Any]]) -> lis
                 curves.append([f"`{name}`", key.replace("_", " "), f"{point[key]:g}", num(point["frechet"], 2),
                                num(point["mean_confidence"]), pct(point["class_share_min"])])
     if rows:
-        out += table(RUN_HEADER + ["train (s)", "steps", "DDIM steps", "digits present", "mean confidence",
+        out += record_table(RUN_HEADER + ["train (s)", "steps", "DDIM steps", "digits present", "mean confidence",
                                    "Fréchet", "real-vs-real floor", "Fréchet / floor", "all targets"], rows)
         out += notes(items_mnist)
     if curves:
@@ -709,7 +726,7 @@ def section_careers(records: dict[str, dict], summary: list[list[Any]]) -> list[
                 + ("both 95% intervals lie above zero, so the lead is larger than what resampling the test "
                    "occupations moves." if clear else "at least one 95% interval reaches zero, so this test set "
                    "does not establish the lead."))
-    out += table(RUN_HEADER + ["train (s)", "steps", "training tasks", "test tasks (occupations)", "all targets"], rows)
+    out += record_table(RUN_HEADER + ["train (s)", "steps", "training tasks", "test tasks (occupations)", "all targets"], rows)
     out += notes(items)
     out += ["The scores on the held-out tasks (Cohen's kappa against the human labels):", ""]
     out += table(["model", "record", "accuracy", "macro-F1", "kappa"], scores)
@@ -795,9 +812,10 @@ def render(results: Path, calibration: Path) -> str:
             "published anchors, which carry their sources, and the notes on how a run was made, which quote its "
             "log. `python -m aigc_lessons.bench NAME` in full mode writes "
             "`results/NAME.json`, so a new run updates this page at the next build.", "",
-            "Each row names the device, the torch version, the commit and the date of its run, and whether the GPU "
-            "was shared with other jobs at the time. A shared GPU (or a busy host CPU) changes how many steps fit "
-            "into a time budget, and so the result: compare rows with that in mind. The anchors come from other "
+            "For each record, the tables give the device, the torch version, the commit and the date of its run, "
+            "and whether the GPU was shared with other jobs at the time; a table of a few records gives each record "
+            "a column, to be read downwards. A shared GPU (or a busy host CPU) changes how many steps fit "
+            "into a time budget, and so the result: compare records with that in mind. The anchors come from other "
             "code on other hardware; they show the scale of a good result, not a race. A question mark in a table "
             "means that the record was made before that quantity was recorded.", ""]
     if records:

@@ -382,6 +382,30 @@ HEADER_FITS_JS = """() => {
 }"""
 
 
+# The performance page's tables of a few records (one column per record, the record names in the header row) fit
+# the article's width, and their first column, which names the quantities, is bold (book/_static/site.css).
+RECORD_TABLES_JS = """() => {
+    const tables = [...document.querySelectorAll('main table')].filter(t => t.querySelector('thead th:nth-child(2) code'));
+    const wide = tables.filter(t => t.offsetWidth > t.parentElement.clientWidth + 1).map(t => t.offsetWidth);
+    const plain = tables.filter(t => { const c = t.querySelector('tbody td');
+                                       return !c || parseInt(getComputedStyle(c).fontWeight) < 700; }).length;
+    return {n: tables.length, wide: wide, plain: plain};
+}"""
+
+
+def check_record_tables(page, base: str, pages: list[str], problems: list[str]) -> None:
+    for rel in [p for p in pages if p.endswith("book/performance.html")]:
+        page.goto(base + rel, wait_until="load")
+        state = page.evaluate(RECORD_TABLES_JS)
+        if not state["n"]:
+            problems.append(f"{rel}: no table of records with one column per record")
+        if state["wide"]:
+            problems.append(f"{rel}: {len(state['wide'])} tables of a few records are wider than the article "
+                            f"({state['wide'][:3]} px) at {page.viewport_size['width']} px")
+        if state["plain"]:
+            problems.append(f"{rel}: {state['plain']} tables of a few records do not set their first column in bold")
+
+
 def browser_checks(folder: Path, chromium: str) -> list[str]:
     server, base = serve(folder)
     problems: list[str] = []
@@ -473,6 +497,7 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
             check_job_explorer(page, base, pages, problems)
             check_slides(page, base, folder, pages, problems)
             check_figure_zoom(page, base, folder, pages, problems)
+            check_record_tables(page, base, pages, problems)
             # phone width: the menu opens the chapter list; a screenshot for a person to look at
             phone = context.new_page()
             phone.set_viewport_size({"width": 420, "height": 900})

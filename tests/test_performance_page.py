@@ -39,6 +39,41 @@ def _rows(page: str, needle: str) -> list[str]:
     return [line for line in page.splitlines() if line.startswith("|") and needle in line]
 
 
+def _cells(line: str) -> list[str]:
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
+
+
+def _tables(page: str) -> list[list[dict[str, str]]]:
+    """Every pipe table of the page as a list of rows, each a dict from column name to cell. A table of records
+    set with one column per record (its header row: 'record' and the record names) is read back into one row per
+    record, so the checks do not depend on the table's orientation."""
+    blocks, block = [], []
+    for line in page.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(_cells(line))
+        elif block:
+            blocks.append(block)
+            block = []
+    tables = []
+    for header, _rule, *body in blocks:
+        if header[0] == "record" and header[1].startswith("`"):  # one column per record
+            tables.append([{"record": header[j], **{row[0]: row[j] for row in body}} for j in range(1, len(header))])
+        else:
+            tables.append([dict(zip(header, row)) for row in body])
+    return tables
+
+
+def _some(row: dict[str, str], columns: list[str]) -> list[str]:
+    return [row.get(c, f"<no column {c!r}>") for c in columns]
+
+
+def _records(page: str, name: str, **match: str) -> list[dict[str, str]]:
+    """The rows of record ``name`` (a file name) in its bench's tables (not the list of all records), optionally
+    those whose cells equal ``match`` (e.g. ``method="`pacgan`"``)."""
+    return [row for t in _tables(page) for row in t if row.get("record") == f"`{name}`" and "device" in row
+            and "bench" not in row and all(row.get(k) == v for k, v in match.items())]
+
+
 RUN = {"mode": "full", "device": "NVIDIA H100 80GB HBM3", "torch": "2.9.0", "commit": "abc1234", "date": "2026-12-01",
        "train_seconds": 100.0, "wall_seconds": 110.0}
 
@@ -52,26 +87,41 @@ def page(tmp_path_factory) -> str:
     return _render(tmp_path_factory.mktemp("perf"), RESULTS)
 
 
-def _records() -> dict[str, dict]:
+def _committed() -> dict[str, dict]:
     return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS.glob("*.json"))}
 
 
 def test_every_record_is_listed_with_its_run(page):
-    for name, r in _records().items():
-        rows = [row for row in _rows(page, f"`{name}`") if row.startswith(f"| `{name}` |")]  # the result tables
+    for name, r in _committed().items():
+        rows = _records(page, name)  # the rows (or columns) of the record in its bench's tables
         assert rows, f"{name} has no row"
         for row in rows:
             for field in ("torch", "commit", "date"):
-                assert str(r[field]) in row, f"{name}: {field} {r[field]!r} missing from a row: {row}"
-            assert r["device"] in row, f"{name}: device missing from a row: {row}"
-            assert re.search(r"\| (yes|no|no GPU used) \|", row), f"{name}: no GPU-shared cell in {row}"
+                assert str(r[field]) in row[field], f"{name}: {field} {r[field]!r} missing from a row: {row}"
+            assert row["device"] == r["device"], f"{name}: device missing from a row: {row}"
+            assert row["GPU shared"] in ("yes", "no", "no GPU used"), f"{name}: no GPU-shared cell in {row}"
+
+
+def test_a_table_of_a_few_records_has_a_column_per_record(page):
+    """The six run columns would push a bench's results beyond the page's right edge; a table of up to
+    COLUMNS_AT_MOST records is set with one column per record."""
+    lines = page.splitlines()
+    headers = [i for i, line in enumerate(lines) if line.startswith("| record |") and not lines[i - 1].startswith("|")]
+    assert headers
+    for i in headers:
+        n_rows = next(j for j in range(i, len(lines)) if not lines[j].startswith("|")) - i - 2
+        header = _cells(lines[i])
+        if header[1].startswith("`"):  # one column per record
+            assert len(header) - 1 <= perf.COLUMNS_AT_MOST, header
+        elif "device" in header and "bench" not in header:  # a bench's table with one row per record
+            assert n_rows > perf.COLUMNS_AT_MOST, f"{n_rows} records set one per row: {header}"
 
 
 def test_the_numbers_of_each_record_appear_on_the_page(page):
-    for name, r in _records().items():
+    for name, r in _committed().items():
         m = r.get("metrics", {})
         bench = r["bench"]
-        rows = " ".join(_rows(page, f"`{name}`"))
+        rows = " ".join(_rows(page, f"`{name}`") + [" | ".join(row.values()) for row in _records(page, name)])
         expected = []
         if bench == "lm-shakespeare":
             expected = [f"{m['val_loss']:.3f}", f"{m['steps']:,}", f"{m['tokens_per_second']:,.0f}",
@@ -88,8 +138,9 @@ def test_the_numbers_of_each_record_appear_on_the_page(page):
                         f"{m['frechet'] / m['frechet_real_floor']:.2f}"]
         elif bench == "gan-mnist-levers":
             for run in m["runs"]:
-                row = next(row for row in _rows(page, f"`{name}`") if f"| `{run['variant']}` |" in row)
-                assert f"{run['frechet_vs_floor']:.2f}" in row and f"{run['mean_confidence']:.3f}" in row, \
+                (row,) = _records(page, name, variant=f"`{run['variant']}`")
+                assert f"{run['frechet_vs_floor']:.2f}" in row["Fréchet / floor per seed"] and \
+                    f"{run['mean_confidence']:.3f}" in row["mean confidence"], \
                     f"{name}: {run['variant']} seed {run['seed']} not in its row {row}"
         elif bench == "careers-finetune":
             for key in ("majority", "logreg", "finetuned", "gpt4_vs_human"):
@@ -107,7 +158,8 @@ def test_the_numbers_of_each_record_appear_on_the_page(page):
                     runs = sorted((x for x in r["runs"] if (x["mixture"], x["method"]) == (mixture, method)),
                                   key=lambda x: x["seed"])
                     per_seed = ", ".join(str(x["modes_covered"]) for x in runs)
-                    assert any(method in row and per_seed in row for row in _rows(page, f"`{name}`")), \
+                    assert any(row["method"] == f"`{method}`" and row["modes covered per seed"] == per_seed
+                               for row in _records(page, name)), \
                         f"{name}: modes {per_seed} of {method} on the {mixture} not on the page"
         elif bench in ("gan-2d", "diffusion-2d"):
             per_seed = m["per_seed"]  # modes, high-quality shares and mode widths, seed by seed
@@ -156,15 +208,19 @@ def test_verdicts_on_the_page_are_computed_from_the_record(tmp_path):
         "val_loss": 1.46, "best_step": 1000, "val_loss_final": 1.55, "seconds_to_target": 15.2, "mfu": 0.25,
         "steps": 2000}})
     page = _render(tmp_path, results)
-    (vae,) = _rows(page, "`vae-mnist.json` | NVIDIA")
-    assert vae.endswith("| 83.508 ± 0.200 | 5,000 / 10,000 | 90.100 | ? | met | **not met** |"), vae
-    (gan,) = _rows(page, "`gan-mnist.json` | NVIDIA")
-    assert "| 22.75 | **not met** | **not met** |" in gan, gan  # 41.4 / 1.82 = 22.75 > 3
-    assert "| 7.40% to 12.50% | met | 0.950 | met |" in gan, gan
-    (lm,) = _rows(page, "`lm-shakespeare.json` | NVIDIA")
-    assert lm.endswith("| 1.500 | — | — | — | **not met** | — |"), lm  # an old record: no best step, no speed
-    (fast,) = _rows(page, "`lm-shakespeare-fast.json` | NVIDIA")
-    assert fast.endswith("| 25.0% | 1.460 | 1,000 | 1.550 | 15.2 | met | **not met** |"), fast  # 15.2 s > 15 s
+    (vae,) = _records(page, "vae-mnist.json")
+    assert _some(vae, ["test NLL (nats, ± s.e.)", "k / test images", "test −ELBO (nats)", "active units",
+                       "target (84.0)", "stretch (82.9)"]) == ["83.508 ± 0.200", "5,000 / 10,000", "90.100", "?", "met",
+                                                              "**not met**"], vae
+    (gan,) = _records(page, "gan-mnist.json")
+    assert _some(gan, ["Fréchet / floor", "≤ 3", "all targets"]) == ["22.75", "**not met**", "**not met**"], gan
+    assert _some(gan, ["class shares", "5–15%", "mean confidence", "≥ 0.9"]) == ["7.40% to 12.50%", "met", "0.950",
+                                                                                "met"], gan  # 41.4 / 1.82 > 3
+    lm_columns = ["MFU", "held-out loss (nats/char)", "at step", "final loss", "s to 1.47", "target", "speed target"]
+    (lm,) = _records(page, "lm-shakespeare.json")
+    assert _some(lm, lm_columns) == ["—", "1.500", "—", "—", "—", "**not met**", "—"], lm  # no best step, no speed
+    (fast,) = _records(page, "lm-shakespeare-fast.json")
+    assert _some(fast, lm_columns) == ["25.0%", "1.460", "1,000", "1.550", "15.2", "met", "**not met**"], fast  # > 15 s
 
 
 def test_gan_2d_needs_every_mode_in_every_seed(tmp_path):
@@ -174,10 +230,11 @@ def test_gan_2d_needs_every_mode_in_every_seed(tmp_path):
               "high_quality": 0.981} for s in range(3)]
     _write(tmp_path / "r", "gan-2d-runs.json", {**RUN, "bench": "gan-2d-per-run", "device": "cpu", "runs": runs})
     page = _render(tmp_path, tmp_path / "r")
-    (pac,) = _rows(page, "| `pacgan` |")
-    assert "| 8, 8, 7 | 7 | 7.7 |" in pac and pac.endswith("| 2 of 3 | **not met** |"), pac
-    (sat,) = _rows(page, "| `saturating` |")
-    assert sat.endswith("| 3 of 3 | met |") and "| no GPU used |" in sat, sat
+    columns = ["modes covered per seed", "fewest modes", "mean modes", "seeds on target", "target"]
+    (pac,) = _records(page, "gan-2d-runs.json", method="`pacgan`")
+    assert _some(pac, columns) == ["8, 8, 7", "7", "7.7", "2 of 3", "**not met**"], pac
+    (sat,) = _records(page, "gan-2d-runs.json", method="`saturating`")
+    assert _some(sat, columns[3:] + ["GPU shared"]) == ["3 of 3", "met", "no GPU used"], sat
 
 
 def test_a_gan_2d_bench_record_of_one_method(tmp_path):
@@ -188,9 +245,10 @@ def test_a_gan_2d_bench_record_of_one_method(tmp_path):
                                            "metrics": {"table": [row]}})
     page = _render(tmp_path, tmp_path / "r")
     assert "study run with the method `r1_ema` only (1 of the chapter's 5 methods)" in page
-    (r1,) = _rows(page, "| `r1_ema` |")
-    assert "| 40,000 | 3, 4 | 25, 25 | 25 | 25.0 | 98.50%, 96.90% |" in r1, r1
-    assert r1.endswith("| 0.41, 0.43 | 1 of 2 | **not met** |"), r1
+    (r1,) = _records(page, "gan-2d.json", method="`r1_ema`")
+    assert _some(r1, ["steps", "seeds", "modes covered per seed", "fewest modes", "mean modes",
+                      "high-quality share per seed"]) == ["40,000", "3, 4", "25, 25", "25", "25.0", "98.50%, 96.90%"], r1
+    assert _some(r1, ["mode width per seed", "seeds on target", "target"]) == ["0.41, 0.43", "1 of 2", "**not met**"]
 
 
 def test_shared_gpu_comes_from_provenance_only_for_the_run_it_describes(tmp_path):
@@ -201,8 +259,8 @@ def test_shared_gpu_comes_from_provenance_only_for_the_run_it_describes(tmp_path
     _write(results, "vae-mnist.json", {**RUN, "bench": "vae-mnist", "note": "GPU shared with a training job",
                                        "metrics": {"test_nll_nats": 85.0}})
     page = _render(tmp_path, results)
-    assert "| 2026-12-01 | no |" in _rows(page, "`lm-tang.json` | NVIDIA")[0]
-    assert "| 2026-12-01 | yes |" in _rows(page, "`vae-mnist.json` | NVIDIA")[0]
+    assert _some(_records(page, "lm-tang.json")[0], ["date", "GPU shared"]) == ["2026-12-01", "no"]
+    assert _some(_records(page, "vae-mnist.json")[0], ["date", "GPU shared"]) == ["2026-12-01", "yes"]
     committed = json.loads((RESULTS / "lm-tang.json").read_text(encoding="utf-8"))
     assert perf.shared_gpu("lm-tang.json", committed) == "yes"
 
@@ -266,11 +324,14 @@ def test_diffusion_records_get_their_verdicts(tmp_path):
         "sampling_steps": 100, "class_share_min": 0.08,
         "steps_sweep": [{"sampling_steps": 5, "frechet": 9.0, "mean_confidence": 0.8, "class_share_min": 0.07}]}})
     page = _render(tmp_path, results)
-    ring, grid = _rows(page, "`diffusion-2d.json` | cpu")
-    assert ring.endswith("| ring | 100 | 8, 8 | 99.00%, 98.50% | — | 2 of 2 | met |"), ring  # no widths: a dash
-    assert grid.endswith("| grid | 100 | 25, 24 | 98.00%, 99.00% | 0.70, — | 1 of 2 | **not met** |"), grid
-    (mnist,) = _rows(page, "`diffusion-mnist.json` | NVIDIA")
-    assert mnist.endswith("| 10 | 0.950 | 3.00 | 2.00 | 1.50 | met |"), mnist  # 3.0 / 2.0 = 1.5 <= 2
+    columns = ["mixture", "steps", "modes covered per seed", "high-quality share per seed", "mode width per seed",
+               "seeds on target", "target"]
+    ring, grid = _records(page, "diffusion-2d.json")
+    assert _some(ring, columns) == ["ring", "100", "8, 8", "99.00%, 98.50%", "—", "2 of 2", "met"], ring  # no widths
+    assert _some(grid, columns) == ["grid", "100", "25, 24", "98.00%, 99.00%", "0.70, —", "1 of 2", "**not met**"]
+    (mnist,) = _records(page, "diffusion-mnist.json")
+    assert _some(mnist, ["digits present", "mean confidence", "Fréchet", "real-vs-real floor", "Fréchet / floor",
+                         "all targets"]) == ["10", "0.950", "3.00", "2.00", "1.50", "met"], mnist  # 1.5 <= 2
     assert "| `diffusion-mnist.json` | sampling steps | 5 | 9.00 | 0.800 | 7.00% |" in page
 
 
@@ -290,8 +351,9 @@ def test_the_dcgan_lever_study_records_its_runs_and_renders(tmp_path):
     assert rec["config"]["variants"] == {"ns_ema": levers.VARIANTS["ns_ema"], "ns_ema_r1": levers.VARIANTS["ns_ema_r1"]}
     page = _render(tmp_path, tmp_path / "results")
     assert "`ns_ema_r1` (36.00, against 71.00 for `ns_ema`" in page and "`ns_ema` 2.00" in page
-    assert any("| `ns_ema` | EMA decay 0.999 | 100 | 0, 1 | 70.00, 72.00 | 71.00 |" in row
-               for row in _rows(page, "gan-mnist-levers-cpu.json"))
+    (ns_ema,) = _records(page, "gan-mnist-levers-cpu.json", variant="`ns_ema`")
+    assert _some(ns_ema, ["changed", "steps", "seeds", "Fréchet / floor per seed", "mean"]) == [
+        "EMA decay 0.999", "100", "0, 1", "70.00, 72.00", "71.00"], ns_ema
     (runs / "ns_s0_200.json").write_text((runs / "ns_ema_s0_100.json").read_text().replace('"steps": 100',
                                                                                           '"steps": 200'))
     with pytest.raises(SystemExit, match="different lengths"):
@@ -311,11 +373,12 @@ def test_careers_finetune_needs_both_baselines_beaten_in_macro_f1_and_kappa(tmp_
     record = {**RUN, "device": "cpu", "bench": "careers-finetune", "metrics": metrics}
     _write(tmp_path / "a", "careers-finetune.json", record)
     page = _render(tmp_path, tmp_path / "a")
-    assert _rows(page, "`careers-finetune.json` | cpu")[0].endswith("| 3,800 (180) | met |")
+    (row,) = _records(page, "careers-finetune.json")
+    assert _some(row, ["test tasks (occupations)", "all targets"]) == ["3,800 (180)", "met"], row
     assert "both 95% intervals lie above zero" in page and "| [+0.010, +0.090] | yes |" in page
     worse_kappa = {**metrics, "finetuned.kappa": 0.47, "finetuned_minus_logreg.kappa_ci95": [-0.03, 0.01]}
     _write(tmp_path / "b", "careers-finetune.json", {**record, "metrics": worse_kappa})
     page = _render(tmp_path, tmp_path / "b")
-    assert _rows(page, "`careers-finetune.json` | cpu")[0].endswith("| **not met** |")
+    assert _records(page, "careers-finetune.json")[0]["all targets"] == "**not met**"
     assert "does not establish the lead" in page and "| [-0.030, +0.010] | no |" in page
     assert "| careers-finetune | `careers-finetune.json` |" in page and page.count("**not met**") >= 2
