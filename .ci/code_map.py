@@ -22,12 +22,22 @@ ROLE = re.compile(r"\{py:(?:func|class|meth|obj|data|attr)\}`(?:[^`<]*<)?~?(aigc
 CHAPTER_ORDER = ["bigram", "gan", "vae", "attention", "lm", "careers", "diffusion"]
 
 
+SPHINX_ROLE = re.compile(r":(math|class|func|meth|attr|obj|data|mod|exc):`~?([^`]+)`")
+
+
+def myst_roles(text: str) -> str:
+    """reST roles of a docstring in MyST: ``:math:`x``` becomes ``$x$``, a cross-reference role plain code
+    (the page renders Markdown, where a reST role would show as its source)."""
+    return SPHINX_ROLE.sub(lambda m: f"${m[2]}$" if m[1] == "math" else f"`{m[2]}`", text)
+
+
 def concept(obj) -> str:
     doc = inspect.getdoc(obj) or ""
     first = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
     first = re.sub(r"\s+", " ", first)
     sentence = re.split(r"(?<=[.:;])\s", first, maxsplit=1)[0]
-    return sentence.replace("|", "\\|")
+    sentence = re.sub(r"[:;]$", ".", sentence)  # the first clause of a longer sentence ends as one
+    return myst_roles(sentence).replace("|", "\\|")
 
 
 def collect():

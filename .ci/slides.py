@@ -250,11 +250,11 @@ def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md:
             else e.title
 
     if exs:
-        items = "".join(f"<li>{html.escape(e.key)} {html.escape(ex_title(e))} <em>({w[e.level]})</em></li>" for e in exs)
+        items = "".join(f"<li>{html.escape(e.key)} {md.renderInline(ex_title(e))} <em>({w[e.level]})</em></li>" for e in exs)
         slides.append(f"<section><h3>{w['exercises']}</h3><ul class='plain'>{items}</ul><p class='sub'>{w['solve']}"
                       "</p></section>")
         for e in exs:
-            slides.append(f"<section><h3>{w['exercise']} {html.escape(e.key)}: {html.escape(ex_title(e))}</h3>"
+            slides.append(f"<section><h3>{w['exercise']} {html.escape(e.key)}: {md.renderInline(ex_title(e))}</h3>"
                           f"<div class='prompt'>{render(e.prompt, exercise_page)}</div></section>")
     summary = section(index, "Summary")
     if summary:
