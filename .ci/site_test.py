@@ -260,6 +260,9 @@ def wait_for_typesetting(page, timeout_ms: int = 30_000) -> None:
     if page.evaluate("!!window.MathJax"):
         page.wait_for_function("window.MathJax.startup && window.MathJax.startup.promise", timeout=timeout_ms)
         page.evaluate("window.MathJax.startup.promise")
+        # site-fixes.js (on the book's pages, not the slides) shrinks the display equations that are too wide
+        if page.evaluate("!!document.querySelector('script[src*=\"site-fixes.js\"]')"):
+            page.wait_for_function("document.documentElement.dataset.mathFitted === '1'", timeout=timeout_ms)
     if page.evaluate("document.querySelectorAll('pre.mermaid, div.mermaid').length"):
         page.wait_for_function(
             "[...document.querySelectorAll('pre.mermaid, div.mermaid')].every(e => e.querySelector('svg'))",
@@ -270,7 +273,26 @@ def wait_for_typesetting(page, timeout_ms: int = 30_000) -> None:
 RAW_LATEX_JS = """const main = document.querySelector('main') || document.body;
                     const clone = main.cloneNode(true);
                     clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight').forEach(e => e.remove());
-                    const raw = (clone.innerText.match(/\\\\frac|\\$\\$|\\\\mathbb|\\\\begin\\{/g) || []).length;"""
+                    const raw = (clone.innerText.match(/\\\\frac|\\$\\$|\\\\mathbb|\\\\begin\\{/g) || []).length;
+                    // a lone dollar next to a formula's letters (a display formula the parser did not take)
+                    const dollars = (clone.innerText.match(/\\$(?=[A-Za-z\\\\{])|(?<=[A-Za-z}])(?<!US)\\$(?![\\d$])/g) || []).length;
+                    // a docstring's reST role written out on a Markdown page
+                    const roles = (clone.innerText.match(/:(math|class|func|meth|attr|mod|obj):`/g) || []).length;"""
+
+# Readability of what MathJax and mermaid drew: display equations wider than their column after site-fixes.js
+# shrank them, and diagram labels drawn smaller than 10 px (a wide diagram scaled down to the column).
+DRAWN_JS = """() => {
+    const fitted = document.documentElement.dataset.mathFitted === '1';  // a book page (slides fit their own)
+    const wide = [...document.querySelectorAll(fitted ? 'mjx-container[display="true"]' : 'none')]
+        .filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.scrollWidth + '/' + b.clientWidth);
+    const small = [...document.querySelectorAll('pre.mermaid svg, div.mermaid svg')].map(svg => {
+        const label = svg.querySelector('.nodeLabel, .label');
+        const box = svg.viewBox.baseVal;
+        if (!label || !box || !box.width) return null;
+        return parseFloat(getComputedStyle(label).fontSize) * svg.getBoundingClientRect().width / box.width;
+    }).filter(size => size !== null && size < 10).map(size => size.toFixed(1));
+    return {wide: wide, small: small};
+}"""
 
 
 def expected_job(code: str) -> dict[str, str]:
@@ -429,10 +451,20 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                     const imgs = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src);
                     const noAlt = [...document.querySelectorAll('main img, .reveal img')]
                         .filter(i => !i.alt || /\\.(png|jpe?g|svg|gif)$/i.test(i.alt)).map(i => i.src.split('/').pop());
-                    return {raw: raw, badImages: imgs, noAlt: noAlt};
+                    return {raw: raw, dollars: dollars, roles: roles, badImages: imgs, noAlt: noAlt};
                 }""")
                 if state["raw"]:
                     problems.append(f"{rel}: {state['raw']} pieces of raw LaTeX left in the text")
+                if state["dollars"]:
+                    problems.append(f"{rel}: {state['dollars']} lone dollar signs beside letters (math left as text)")
+                if state["roles"]:
+                    problems.append(f"{rel}: {state['roles']} reST roles (:math:`…` and the like) shown as text")
+                drawn = page.evaluate(DRAWN_JS)
+                if drawn["wide"]:
+                    problems.append(f"{rel}: {len(drawn['wide'])} display equations wider than their column "
+                                    f"(px: {drawn['wide'][:3]}) at {page.viewport_size['width']} px")
+                if drawn["small"]:
+                    problems.append(f"{rel}: mermaid diagrams with labels drawn at {drawn['small']} px (< 10)")
                 if state["noAlt"]:
                     problems.append(f"{rel}: {len(state['noAlt'])} images without a written alt text: {state['noAlt'][:3]}")
                 if state["badImages"]:

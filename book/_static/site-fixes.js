@@ -43,3 +43,33 @@ document.addEventListener("DOMContentLoaded", function () {
     img.addEventListener("keydown", function (e) { if (e.key === "Enter") open(); });
   });
 });
+
+// Display equations wider than the column: MathJax 3 does not break lines, so an equation that does not fit is
+// cut at the column's edge and must be scrolled sideways. Shrink such an equation to fit, down to 70% of its
+// size (beyond that it would be unreadable: it keeps its sideways scroll, as on a phone), and again when the
+// window is resized. The page records that it has done so (data-math-fitted), for the site test.
+(function () {
+  var SMALLEST = 0.7;
+  function fit() {
+    document.querySelectorAll('mjx-container[display="true"]').forEach(function (box) {
+      box.style.fontSize = "";
+      var base = parseFloat(getComputedStyle(box).fontSize);
+      for (var i = 0; i < 3 && box.scrollWidth > box.clientWidth + 1; i++) {
+        var now = parseFloat(getComputedStyle(box).fontSize);
+        var size = Math.max(now * (box.clientWidth - 2) / box.scrollWidth, base * SMALLEST);
+        if (size >= now) break;
+        box.style.fontSize = size + "px";
+      }
+    });
+    document.documentElement.dataset.mathFitted = "1";
+  }
+  var tries = 0;
+  function start() {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) { MathJax.startup.promise.then(fit); }
+    else if (++tries < 50) { setTimeout(start, 200); }
+    else { document.documentElement.dataset.mathFitted = "1"; }  // a page without MathJax
+  }
+  var timer = null;
+  window.addEventListener("resize", function () { clearTimeout(timer); timer = setTimeout(fit, 150); });
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
+})();
