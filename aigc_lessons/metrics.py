@@ -40,6 +40,7 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_features",
     "ModeCoverage",
+    "CoveredModes",
     "mode_coverage",
     "real_spread",
     "MnistClassifier",
@@ -132,6 +133,21 @@ class ModeCoverage:
     high_quality: float
     counts: list[int]
     spread: float = float("nan")
+
+
+class CoveredModes:
+    """For a training result with a ``coverage`` field (a :class:`ModeCoverage` of its final samples): the two
+    numbers the 2-D chapters quote, ``result.modes_covered`` and ``result.high_quality``."""
+
+    coverage: ModeCoverage
+
+    @property
+    def modes_covered(self) -> int:
+        return self.coverage.modes_covered
+
+    @property
+    def high_quality(self) -> float:
+        return self.coverage.high_quality
 
 
 def real_spread(dim: int, n_sigma: float = 3.0) -> float:

@@ -22,6 +22,7 @@ import torch.nn as nn
 from .. import runtime
 from ..checkpoint import cache_path, resume_training, save_training
 from ..ema import averaged_copy, ema_update
+from ..metrics import CoveredModes, ModeCoverage
 from ..gan.toy2d import get_mixture
 from .loss import noise_prediction_loss
 from .models import MLPDenoiser, UNet
@@ -133,7 +134,7 @@ class Diffusion2DConfig:
 
 
 @dataclass
-class Diffusion2DResult:
+class Diffusion2DResult(CoveredModes):
     """What :func:`train_diffusion_2d` returns: the averaged model, loss history, samples and coverage."""
 
     config: Diffusion2DConfig
@@ -141,17 +142,9 @@ class Diffusion2DResult:
     schedule: NoiseSchedule
     history: dict[str, list[float]]
     samples: Tensor
-    coverage: object
+    coverage: ModeCoverage
     train_seconds: float
     resumed_from: int = 0
-
-    @property
-    def modes_covered(self) -> int:
-        return self.coverage.modes_covered
-
-    @property
-    def high_quality(self) -> float:
-        return self.coverage.high_quality
 
 
 def sample_2d(model: nn.Module, schedule: NoiseSchedule, n: int, *, sampler: str = "ddim", steps: int | None = 100,

@@ -21,6 +21,7 @@ import torch.nn as nn
 from .. import runtime
 from ..checkpoint import resume_training, save_training
 from ..ema import averaged_copy, ema_update
+from ..metrics import CoveredModes, ModeCoverage, mode_coverage
 from .losses import GanLoss, get_loss, gradient_penalty, r1_penalty
 from .theory import MLP
 
@@ -51,10 +52,8 @@ class Mixture2D:
         idx = torch.randint(self.n_modes, (n,), generator=generator)
         return self.centers_tensor[idx] + self.sigma * torch.randn(n, 2, generator=generator)
 
-    def coverage(self, samples: Tensor, **kwargs):
+    def coverage(self, samples: Tensor, **kwargs) -> ModeCoverage:
         """:func:`aigc_lessons.metrics.mode_coverage` with this mixture's centres and sigma."""
-        from ..metrics import mode_coverage
-
         return mode_coverage(samples, self.centers_tensor, self.sigma, **kwargs)
 
 
@@ -199,7 +198,7 @@ def _method_spec(name: str) -> Method2D:
 
 
 @dataclass
-class Gan2DResult:
+class Gan2DResult(CoveredModes):
     """What :func:`train_gan_2d` returns.
 
     ``history`` has per-step ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (mean raw D outputs)
@@ -212,17 +211,9 @@ class Gan2DResult:
     discriminator: nn.Module
     history: dict[str, list[float]]
     snapshots: dict[int, Tensor]
-    coverage: object
+    coverage: ModeCoverage
     train_seconds: float
     resumed_from: int = 0
-
-    @property
-    def modes_covered(self) -> int:
-        return self.coverage.modes_covered
-
-    @property
-    def high_quality(self) -> float:
-        return self.coverage.high_quality
 
 
 def _pack(x: Tensor, pack: int) -> Tensor:
@@ -288,8 +279,6 @@ def train_gan_2d(config: Gan2DConfig, device: torch.device | str | None = None, 
     ``objective`` replaces the loss named in the config (used to reproduce mistakes).
     """
     from tqdm.auto import tqdm
-
-    from ..metrics import mode_coverage
 
     dev = runtime.resolve_device(None if device is None else str(device))
     mixture = get_mixture(config.mixture)
