@@ -280,7 +280,8 @@ RAW_LATEX_JS = """const main = document.querySelector('main') || document.body;
                     const roles = (clone.innerText.match(/:(math|class|func|meth|attr|mod|obj):`/g) || []).length;"""
 
 # Readability of what MathJax and mermaid drew: display equations wider than their column after site-fixes.js
-# shrank them, and diagram labels drawn smaller than 10 px (a wide diagram scaled down to the column).
+# shrank them, and diagram labels drawn smaller than 10 px (a wide diagram scaled down to the column); and ids
+# that the page uses twice.
 DRAWN_JS = """() => {
     const fitted = document.documentElement.dataset.mathFitted === '1';  // a book page (slides fit their own)
     const wide = [...document.querySelectorAll(fitted ? 'mjx-container[display="true"]' : 'none')]
@@ -291,7 +292,10 @@ DRAWN_JS = """() => {
         if (!label || !box || !box.width) return null;
         return parseFloat(getComputedStyle(label).fontSize) * svg.getBoundingClientRect().width / box.width;
     }).filter(size => size !== null && size < 10).map(size => size.toFixed(1));
-    return {wide: wide, small: small};
+    const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
+    const seen = new Set(), twice = new Set();
+    ids.forEach(id => (seen.has(id) ? twice : seen).add(id));
+    return {wide: wide, small: small, twice: [...twice]};
 }"""
 
 
@@ -463,6 +467,8 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                 if drawn["wide"]:
                     problems.append(f"{rel}: {len(drawn['wide'])} display equations wider than their column "
                                     f"(px: {drawn['wide'][:3]}) at {page.viewport_size['width']} px")
+                if drawn["twice"]:  # a link to such an id lands on the first element that has it
+                    problems.append(f"{rel}: ids used more than once: {drawn['twice'][:5]}")
                 if drawn["small"]:
                     problems.append(f"{rel}: mermaid diagrams with labels drawn at {drawn['small']} px (< 10)")
                 if state["noAlt"]:
