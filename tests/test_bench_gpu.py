@@ -56,3 +56,30 @@ def test_each_cuda_path_runs_for_the_benchmarks_that_need_it(monkeypatch):
     assert set(bench_gpu.cuda_paths("cpu", ["gan-mnist", "vae-mnist", "lm-shakespeare", "lm-tang"])) == {
         "gpt_bf16_compile_fused", "dcgan", "vae_bf16"}
     assert ran == ["gpt", "dcgan", "vae"]
+
+
+def test_a_resumable_benchmark_asked_for_alone_runs_past_a_short_budget(monkeypatch, tmp_path):
+    """vae-mnist needs more than one lent-machine command: alone, it starts whatever the budget, is stopped at
+    the deadline, and the status says that the same command resumes it; beside other benchmarks it is skipped."""
+    import subprocess
+    import sys
+
+    started = []
+
+    def launch(name, mode, device, out_dir, log_dir):
+        started.append(name)
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    monkeypatch.setattr(bench_gpu, "launch", launch)
+    out = tmp_path / "alone"
+    rc = bench_gpu.main(["--device", "cpu", "--benches", "vae-mnist", "--skip-cuda-paths", "--out", str(out),
+                         "--budget", "2"])
+    status = json.loads((out / "bench-gpu.json").read_text())["runs"]["vae-mnist"]["status"]
+    assert rc == 1 and started == ["vae-mnist"], status
+    assert status.startswith("stopped at the deadline") and "run the same command again" in status, status
+    out = tmp_path / "beside"
+    bench_gpu.main(["--device", "cpu", "--benches", "vae-mnist,gan-2d", "--skip-cuda-paths", "--out", str(out),
+                    "--budget", "2"])
+    runs = json.loads((out / "bench-gpu.json").read_text())["runs"]
+    assert runs["vae-mnist"]["status"].startswith("skipped: needs about 640 s"), runs
+    assert started == ["vae-mnist", "gan-2d"]
