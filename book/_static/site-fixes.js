@@ -44,6 +44,14 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 });
 
+// Inline code longer than 24 characters (a test's name, a path) may wrap anywhere (class long-code, site.css);
+// shorter code stays in one piece.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("article code.literal").forEach(function (code) {
+    if (code.textContent.length > 24) code.classList.add("long-code");
+  });
+});
+
 // Display equations wider than the column: MathJax 3 does not break lines, so an equation that does not fit is
 // cut at the column's edge and must be scrolled sideways. Shrink such an equation to fit, down to 70% of its
 // size (beyond that it would be unreadable: it keeps its sideways scroll, as on a phone), and again when the
