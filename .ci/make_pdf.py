@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / ".ci"))
 from site_test import (RAW_LATEX_JS, find_chromium, offline_context, serve,  # noqa: E402 - as the site test
                        wait_for_typesetting)
 
+PRINT_WIDTH_PX = round((210 - 2 * 12) / 25.4 * 96)  # A4's width less the 12 mm margins, in CSS pixels
 PRINT_CSS = """
 .bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .header-article, .prev-next-area, .bd-footer,
 .bd-footer-article, .headerlink, .copybtn, .toggle-secondary-sidebar, .search-button, #pst-back-to-top { display: none !important; }
@@ -81,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             wait_for_typesetting(page, 300_000)
             page.add_style_tag(content=PRINT_CSS)
             page.emulate_media(media="print")
+            # lay the page out at the printed width (A4 less the margins: 186 mm, 703 CSS px) and let
+            # site-fixes.js shrink the display equations that would be cut at the paper's edge
+            page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
+            page.evaluate("() => window.fitDisplayMath && window.fitDisplayMath()")
             page.pdf(path=str(out), format="A4", print_background=True, display_header_footer=True,
                      header_template="<span></span>",
                      footer_template='<div style="font-size:8px;width:100%;text-align:center;">'

@@ -71,6 +71,7 @@ document.addEventListener("DOMContentLoaded", function () {
     });
     document.documentElement.dataset.mathFitted = "1";
   }
+  window.fitDisplayMath = fit;  // .ci/make_pdf.py calls it again at the printed page's width
   var tries = 0;
   function start() {
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) { MathJax.startup.promise.then(fit); }
