@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from api_links import first_sentence  # noqa: E402 - the book's own rule, which also drops it from the page body
+
 PKG = ROOT / "aigc_lessons"
 OUT = ROOT / "book" / "api"
 GROUND_FLOOR = ["runtime", "data", "files", "checkpoint", "ema", "metrics", "text", "pretrained", "mistakes", "plots",
@@ -29,8 +32,7 @@ def first_line(module) -> str:
     doc = (inspect.getdoc(module) or "").strip()
     if not doc:
         return module.__name__
-    paragraph = " ".join(doc.split("\n\n", 1)[0].split())
-    sentence = re.split(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\.\s+(?=[A-Z])", paragraph, maxsplit=1)[0].rstrip(".:")
+    sentence, _ = first_sentence(doc)  # the API page shows the rest of the docstring below it
     # reST markup of a docstring as MyST in a heading: :class:`~a.B` and ``code`` -> `B` and `code`
     sentence = re.sub(r":\w+:`~?(?:[\w.]+\.)?([^`.]+)`", r"`\1`", sentence)
     return sentence.replace("``", "`")

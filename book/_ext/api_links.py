@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 
 
 def lookup(dotted: str):
@@ -73,6 +74,29 @@ def _missing_reference(app, env, node, contnode):
     return None
 
 
+#: The end of a docstring's first sentence: a full stop before a capital, not in "et al.", "e.g." or "i.e.".
+SENTENCE_END = re.compile(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\.\s+(?=[A-Z])")
+
+
+def first_sentence(doc: str) -> tuple[str, str]:
+    """A docstring split into its first sentence (on one line, without the final full stop or colon) and the
+    rest of the text after it. The API pages title each module with that sentence (``.ci/api_pages.py``)."""
+    first, _, after = doc.strip().partition("\n\n")
+    paragraph = " ".join(first.split())
+    parts = SENTENCE_END.split(paragraph, maxsplit=1)
+    rest = parts[1] if len(parts) > 1 else ""
+    return parts[0].rstrip(".:"), "\n\n".join(x for x in (rest, after) if x)
+
+
+def _drop_module_title(app, what, name, obj, options, lines):
+    """A module's docstring without its first sentence: the API page's section heading already says it."""
+    if what != "module" or not name.startswith("aigc_lessons") or not lines:
+        return
+    _, rest = first_sentence("\n".join(lines))
+    lines[:] = rest.split("\n") if rest else []
+
+
 def setup(app):
     app.connect("missing-reference", _missing_reference)
+    app.connect("autodoc-process-docstring", _drop_module_title)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
