@@ -224,9 +224,14 @@ def record_table(header: list[str], rows: list[list[Any]]) -> list[str]:
     """A table of records (each row starts with ``run_cells``). Up to ``COLUMNS_AT_MOST`` rows are transposed:
     the first row names the records, each further row is one quantity, its name in the first column (set in
     bold by book/_static/site.css, which knows such a table by the record names in its header). Longer tables
-    keep one row per record. A plain pipe table: inside a ``{table}`` directive its cells would have no source
+    keep one row per record; when all their rows come from one record, its run columns are given once, in a
+    table of their own just above. A plain pipe table: inside a ``{table}`` directive its cells would have no source
     line, and Sphinx would leave them out of the Chinese edition's catalogue."""
     if len(rows) > COLUMNS_AT_MOST:
+        run = len(RUN_HEADER)
+        if header[:run] == RUN_HEADER and len({tuple(map(str, r[:run])) for r in rows}) == 1:
+            # the rows of one record (a study's variants): its run once, as a column, then the rows without it
+            return record_table(RUN_HEADER, [rows[0][:run]]) + table(header[run:], [r[run:] for r in rows])
         return table(header, rows)
     body = [[name] + [row[i] for row in rows] for i, name in enumerate(header) if i]
     return table([header[0]] + [row[0] for row in rows], body)

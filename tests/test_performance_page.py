@@ -46,7 +46,8 @@ def _cells(line: str) -> list[str]:
 def _tables(page: str) -> list[list[dict[str, str]]]:
     """Every pipe table of the page as a list of rows, each a dict from column name to cell. A table of records
     set with one column per record (its header row: 'record' and the record names) is read back into one row per
-    record, so the checks do not depend on the table's orientation."""
+    record, and the rows of one record that follow its run (given once, above them) get the run's cells, so the
+    checks do not depend on the table's layout."""
     blocks, block = [], []
     for line in page.splitlines() + [""]:
         if line.startswith("|"):
@@ -54,10 +55,13 @@ def _tables(page: str) -> list[list[dict[str, str]]]:
         elif block:
             blocks.append(block)
             block = []
-    tables = []
+    tables: list[list[dict[str, str]]] = []
     for header, _rule, *body in blocks:
         if header[0] == "record" and header[1].startswith("`"):  # one column per record
             tables.append([{"record": header[j], **{row[0]: row[j] for row in body}} for j in range(1, len(header))])
+        elif "record" not in header and tables and len(tables[-1]) == 1 and "device" in tables[-1][0]:
+            # the rows of one record, whose run the table just above gives once
+            tables[-1] = [{**tables[-1][0], **dict(zip(header, row))} for row in body]
         else:
             tables.append([dict(zip(header, row)) for row in body])
     return tables
@@ -104,7 +108,8 @@ def test_every_record_is_listed_with_its_run(page):
 
 def test_a_table_of_a_few_records_has_a_column_per_record(page):
     """The six run columns would push a bench's results beyond the page's right edge; a table of up to
-    COLUMNS_AT_MOST records is set with one column per record."""
+    COLUMNS_AT_MOST records is set with one column per record, and a longer table of one record's rows gives
+    the run once, above them."""
     lines = page.splitlines()
     headers = [i for i, line in enumerate(lines) if line.startswith("| record |") and not lines[i - 1].startswith("|")]
     assert headers
@@ -115,6 +120,8 @@ def test_a_table_of_a_few_records_has_a_column_per_record(page):
             assert len(header) - 1 <= perf.COLUMNS_AT_MOST, header
         elif "device" in header and "bench" not in header:  # a bench's table with one row per record
             assert n_rows > perf.COLUMNS_AT_MOST, f"{n_rows} records set one per row: {header}"
+            names = {_cells(line)[0] for line in lines[i + 2: i + 2 + n_rows]}
+            assert len(names) > 1, f"the rows of one record repeat its run in every row: {names}"
 
 
 def test_the_numbers_of_each_record_appear_on_the_page(page):
