@@ -37,8 +37,8 @@ Every public name of these modules is importable from ``aigc_lessons.careers`` i
 """
 
 from ..pretrained import Encoder, mean_pool
-from .experiment import (FinetuneReport, bench_finetune, classification_metrics, frozen_logreg_baseline,
-                         majority_baseline, occupation_bootstrap, run_finetune_experiment)
+from .experiment import (RECORD_KEYS, FinetuneReport, bench_finetune, classification_metrics, frozen_logreg_baseline,
+                         leads, majority_baseline, occupation_bootstrap, run_finetune_experiment)
 from .exposure import (HOURS_PER_YEAR, LABELS, MEASURES, OEWS_TOP_CODE_ANNUAL, PUBLISHED_HEADLINE,
                        PUBLISHED_TASK_SHARES, RATERS, TASK_LABEL_COLUMNS, Crosswalk, JoinedTable, build_crosswalk,
                        exposure_table, label_ids, onet_to_soc, rating_column, share_of_employment)
@@ -72,7 +72,7 @@ __all__ = [
     "FinetuneConfig", "TaskSplit", "grouped_split", "TaskFeatures", "encode_features", "ExposureClassifier",
     "FinetuneResult", "train_exposure_classifier", "predict_labels", "classification_metrics", "majority_baseline",
     "frozen_logreg_baseline", "occupation_bootstrap", "FinetuneReport", "run_finetune_experiment", "bench_finetune",
-    "mistake_double_count", "mistake_inner_join", "mistake_chinese_query",
+    "leads", "RECORD_KEYS", "mistake_double_count", "mistake_inner_join", "mistake_chinese_query",
     "HISTOGRAM_BINS", "employment_percentile", "explorer_payload", "keyword_search", "query_tokens", "title_tokens",
     "write_explorer_script",
 ]

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from .headline import cohen_kappa, macro_f1
 
 __all__ = [
     "classification_metrics", "majority_baseline", "frozen_logreg_baseline", "occupation_bootstrap", "FinetuneReport",
-    "run_finetune_experiment", "bench_finetune",
+    "run_finetune_experiment", "bench_finetune", "leads", "RECORD_KEYS",
 ]
 
 
@@ -43,6 +43,21 @@ def majority_baseline(y_train: Sequence[int], y_test: Sequence[int]) -> dict[str
     """Predict the most frequent training label for every test task."""
     majority = int(np.bincount(np.asarray(y_train), minlength=len(LABELS)).argmax())
     return classification_metrics(y_test, np.full(len(y_test), majority))
+
+
+#: Short names of the score table's rows in the benchmark record (GPT-4's labels are ``gpt4_vs_human``).
+RECORD_KEYS = {"majority class": "majority", "frozen MiniLM + logistic regression": "logreg",
+               "fine-tuned MiniLM": "finetuned"}
+
+
+def leads(scores: Mapping[str, float]) -> dict[str, float]:
+    """The fine-tuned model's lead over the majority class (accuracy, macro-F1) and over the frozen baseline
+    (macro-F1, kappa), from scores named ``"<model>.<metric>"`` (a report's :meth:`FinetuneReport.scores` or a
+    benchmark record's metrics): the ``careers-finetune`` checks of ``aigc_lessons.calibrate``."""
+    return {"finetuned_accuracy_over_majority": scores["finetuned.accuracy"] - scores["majority.accuracy"],
+            "finetuned_macro_f1_over_majority": scores["finetuned.macro_f1"] - scores["majority.macro_f1"],
+            "finetuned_macro_f1_over_logreg": scores["finetuned.macro_f1"] - scores["logreg.macro_f1"],
+            "finetuned_kappa_over_logreg": scores["finetuned.kappa"] - scores["logreg.kappa"]}
 
 
 def frozen_logreg_baseline(x_train: np.ndarray, y_train: Sequence[int], x_test: np.ndarray,
@@ -130,15 +145,15 @@ class FinetuneReport:
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
     def check_metrics(self) -> dict[str, float]:
-        """What the ``careers-finetune`` checks of ``aigc_lessons.calibrate`` test: the fine-tuned model's lead
-        over the majority class (accuracy, macro-F1) and over the frozen baseline (macro-F1, kappa)."""
-        m = self.metrics
-        ft, majority = m.loc["fine-tuned MiniLM"], m.loc["majority class"]
-        frozen = m.loc["frozen MiniLM + logistic regression"]
-        return {"finetuned_accuracy_over_majority": float(ft["accuracy"] - majority["accuracy"]),
-                "finetuned_macro_f1_over_majority": float(ft["macro_f1"] - majority["macro_f1"]),
-                "finetuned_macro_f1_over_logreg": float(ft["macro_f1"] - frozen["macro_f1"]),
-                "finetuned_kappa_over_logreg": float(ft["kappa"] - frozen["kappa"])}
+        """What the ``careers-finetune`` checks of ``aigc_lessons.calibrate`` test (:func:`leads` of the
+        report's scores)."""
+        return leads(self.scores())
+
+    def scores(self) -> dict[str, float]:
+        """The score table as ``{"<model>.<metric>": value}``, the models named by :data:`RECORD_KEYS`
+        (the layout of the benchmark record's metrics)."""
+        return {f"{RECORD_KEYS.get(row, 'gpt4_vs_human')}.{col}": float(self.metrics.loc[row, col])
+                for row in self.metrics.index for col in self.metrics.columns}
 
     def differences(self) -> pd.DataFrame:
         """Fine-tuned minus each compared row: the observed difference and its 95% interval, one row per
@@ -204,16 +219,10 @@ def bench_finetune(mode: str, device: torch.device, seed: int | None = None) -> 
     cfg = FinetuneConfig.for_mode(mode, **({} if seed is None else {"seed": seed}))
     start = time.perf_counter()
     report = run_finetune_experiment(cfg, device, progress=False)
-    keys = {"majority class": "majority", "frozen MiniLM + logistic regression": "logreg",
-            "fine-tuned MiniLM": "finetuned"}
-    metrics: dict[str, object] = {}
-    for row in report.metrics.index:
-        key = keys.get(row, "gpt4_vs_human")
-        for col in report.metrics.columns:
-            metrics[f"{key}.{col}"] = float(report.metrics.loc[row, col])
+    metrics: dict[str, object] = dict(report.scores())
     for other, by_metric in report.intervals.items():  # e.g. finetuned_minus_logreg.kappa_ci95: [low, high]
         for col, (low, high) in by_metric.items():
-            metrics[f"finetuned_minus_{keys.get(other, 'gpt4_vs_human')}.{col}_ci95"] = [low, high]
+            metrics[f"finetuned_minus_{RECORD_KEYS.get(other, 'gpt4_vs_human')}.{col}_ci95"] = [low, high]
     metrics["steps"] = report.steps
     metrics["n_train"] = report.n_train
     metrics["n_test"] = report.n_test
