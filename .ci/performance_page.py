@@ -23,7 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from aigc_lessons.calibrate import Threshold  # noqa: E402 - the one threshold type of the project
+from aigc_lessons.calibrate import CHECKS, Threshold  # noqa: E402 - the project's thresholds and their type
 from aigc_lessons.gan.study2d import record_runs  # noqa: E402 - one reader of the 2-D records
 DEFAULT_RESULTS = ROOT / "results"
 DEFAULT_CALIBRATION = ROOT / "tests" / "calibration.json"
@@ -444,11 +444,10 @@ def section_vae(records: dict[str, dict], summary: list[list[Any]]) -> list[str]
 def configured_vae_budget() -> float | None:
     """``max_train_seconds`` of the full VAE configuration, read from the package (None if unavailable)."""
     try:
-        sys.path.insert(0, str(ROOT))
-        from aigc_lessons.vae import VAEConfig
+        from aigc_lessons.vae import VAEConfig  # imported here: only a page with a VAE record needs it
 
         return VAEConfig.for_mode("full").max_train_seconds
-    except Exception:  # noqa: BLE001 - the page still builds without the package
+    except Exception:  # noqa: BLE001 - the page still builds when the VAE module cannot be imported
         return None
 
 
@@ -684,8 +683,7 @@ CAREERS_MODELS = {"majority": "majority class", "logreg": "frozen MiniLM + logis
 
 def careers_values(record: dict) -> dict[str, float]:
     """The metrics that the careers-finetune targets test, by the package's own rule (``careers.leads``)."""
-    sys.path.insert(0, str(ROOT))
-    from aigc_lessons.careers.experiment import leads
+    from aigc_lessons.careers.experiment import leads  # imported here: the careers package takes about a second to load
 
     return leads(record["metrics"])
 
@@ -750,11 +748,6 @@ def section_calibration(path: Path) -> list[str]:
         return out + ["The quick-mode calibration table (`tests/calibration.json`, written by "
                       "`python -m aigc_lessons.calibrate`) is not present, so this section has no numbers.", ""]
     data = json.loads(path.read_text(encoding="utf-8"))
-    try:
-        sys.path.insert(0, str(ROOT))
-        from aigc_lessons.calibrate import CHECKS
-    except Exception:  # noqa: BLE001 - the page still builds without the package
-        CHECKS = {}
     out += ["These are 2-core CPU numbers of the quick configurations that the notebooks run: short trainings, "
             "each in its own process, over several seeds and floating-point paths (`python -m aigc_lessons.calibrate`"
             " writes them). They are not comparable with the full-mode results above. They are the evidence for "
