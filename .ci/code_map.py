@@ -28,7 +28,23 @@ SPHINX_ROLE = re.compile(r":(math|class|func|meth|attr|obj|data|mod|exc):`~?([^`
 def myst_roles(text: str) -> str:
     """reST roles of a docstring in MyST: ``:math:`x``` becomes ``$x$``, a cross-reference role plain code
     (the page renders Markdown, where a reST role would show as its source)."""
-    return SPHINX_ROLE.sub(lambda m: f"${m[2]}$" if m[1] == "math" else f"`{m[2]}`", text)
+    return SPHINX_ROLE.sub(lambda m: breakable_math(m[2]) if m[1] == "math" else f"`{m[2]}`", text)
+
+
+def breakable_math(tex: str, longer_than: int = 30) -> str:
+    """``$tex$`` for the page, cut before each top-level ``=`` of a long formula into pieces that a table cell may
+    wrap between (inline math never wraps: one long formula set the width of a whole column of the map). The
+    piece after a cut starts with ``{}=`` so that TeX keeps the relation's spacing."""
+    if len(tex) <= longer_than:
+        return f"${tex}$"
+    pieces, depth, start = [], 0, 0
+    for i, ch in enumerate(tex):
+        depth += ch in "{([" and 1 or ch in "})]" and -1 or 0
+        if ch == "=" and depth == 0 and i > start and tex[i - 1] not in "<>!\\":
+            pieces.append(tex[start:i].strip())
+            start = i
+    pieces.append(tex[start:].strip())
+    return " ".join(f"${'{}' if i else ''}{piece}$" for i, piece in enumerate(pieces))
 
 
 def concept(obj) -> str:
@@ -64,7 +80,7 @@ def collect():
 def render(rows) -> str:
     out = ["# Code map", "",
            "Each concept of the book with the page that teaches it, the function or class that implements it,",
-           "and the tests that check it. This page is generated from the pages, the package and the tests when",
+           "and the tests that check it (files in the repository's `tests/` folder). This page is generated from the pages, the package and the tests when",
            "the book is built (`.ci/code_map.py`); nothing in it is typed by hand.", ""]
     chapter = None
     for ch, target, obj, pages, tests in rows:
@@ -74,7 +90,8 @@ def render(rows) -> str:
                     "", "| concept | page | code | tests |", "|---|---|---|---|"]
         role = "class" if inspect.isclass(obj) else "mod" if inspect.ismodule(obj) else "func"
         page_links = ", ".join(f"{{doc}}`/{p.relative_to(ROOT).with_suffix('').as_posix()}`" for p in pages)
-        test_names = ", ".join(f"`{p.relative_to(ROOT).as_posix()}`" for p in tests) or "**none**"
+        # paths inside tests/ (the column's name says where): the full path widened the table past the page
+        test_names = ", ".join(f"`{p.relative_to(ROOT / 'tests').as_posix()}`" for p in tests) or "**none**"
         out.append(f"| {concept(obj)} | {page_links} | {{py:{role}}}`~{target}` | {test_names} |")
     return "\n".join(out) + "\n"
 

@@ -104,10 +104,12 @@ def prose(text: str) -> str:
 
 
 def is_formula(msgid: str) -> bool:
-    """A displayed equation (``$$ ... $$ (label)`` becomes a message of raw LaTeX): LaTeX commands and no two
-    words of prose in a row."""
+    """A displayed equation (``$$ ... $$ (label)`` becomes a message of raw LaTeX): LaTeX commands, no two
+    words of prose in a row, and no ``$`` (a message with inline math, such as a table cell's "exact $\\log
+    p(x)$", has prose around its formula, even a single word)."""
     rest = LATEX_COMMAND.sub(" ", msgid)
-    return bool(LATEX_COMMAND.search(msgid)) and not re.search(r"[A-Za-z]{2,}[,;:]?\s+[A-Za-z]{2,}", rest)
+    return (bool(LATEX_COMMAND.search(msgid)) and "$" not in msgid
+            and not re.search(r"[A-Za-z]{2,}[,;:]?\s+[A-Za-z]{2,}", rest))
 
 
 @lru_cache(maxsize=4)

@@ -187,6 +187,16 @@ def table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return out + [""]
 
 
+def same_in_every_row(header: list[str], rows: list[list[Any]], columns: list[str]) -> tuple[list[str], list[list[Any]], dict[str, Any]]:
+    """Take out of the table those of ``columns`` whose cell is the same in every row (of at least two rows), so a
+    wide table loses the columns that say nothing row by row: returns the header and rows without them and
+    ``{column: value}`` of the columns taken out, for a sentence above the table."""
+    drop = [i for i, name in enumerate(header)
+            if name in columns and len(rows) > 1 and len({str(r[i]) for r in rows}) == 1]
+    keep = [i for i in range(len(header)) if i not in drop]
+    return [header[i] for i in keep], [[r[i] for i in keep] for r in rows], {header[i]: rows[0][i] for i in drop}
+
+
 def provenance(name: str, record: dict) -> dict[str, Any] | None:
     """The PROVENANCE entry of ``name`` when it describes this very record (same commit and date)."""
     entry = PROVENANCE.get(name)
@@ -777,8 +787,17 @@ def section_calibration(path: Path) -> list[str]:
                          entry.get("torch", "?"), entry.get("date", "?"),
                          f"{SYMBOL.get(th.op, th.op)} {th.value:g}" if th is not None else "none",
                          clears if th is not None else "n/a"])
-    out += table(["check", "metric", "runs (float path:threads)", "min", "mean", "max", "median seconds per run",
-                  "torch", "date", "quick-mode threshold", "worst run clears it"], rows)
+    runs, torch = "runs (float path:threads)", "torch"
+    header, rows, same = same_in_every_row(
+        ["check", "metric", runs, "min", "mean", "max", "median seconds per run", torch, "date",
+         "quick-mode threshold", "worst run clears it"], rows, [runs, torch])
+    if same:  # said once above the table instead of in a column of identical cells
+        n, rest = str(same.get(runs, "")).partition(" ")[::2]  # "10 (5 seeds; avx2:2, native:1)"
+        seeds, _, paths = rest.strip("()").partition("; ")
+        out += [" ".join(filter(None, [
+            f"Each row summarises {n} runs ({seeds}; float path:threads {paths})." if runs in same else "",
+            f"All of them ran on torch {same[torch]}." if torch in same else ""])), ""]
+    out += table(header, rows)
     return out
 
 
@@ -821,12 +840,19 @@ def render(results: Path, calibration: Path) -> str:
         head += table(["bench", "record", "target", "measured", "verdict"], summary) if summary else [
             "None of the records in `results/` belongs to a benchmark this page knows.", ""]
         head += ["### The records", ""]
-        head += table(["record", "bench", "mode", "device", "torch", "commit", "date", "GPU shared", "train (s)",
-                       "wall (s)"],
-                      [[f"`{n}`", r.get("bench", "?"), r.get("mode", "?"), r.get("device", "?"), r.get("torch", "?"),
+        modes: dict[str, list[str]] = {}
+        for n, r in records.items():
+            modes.setdefault(str(r.get("mode", "?")), []).append(f"`{n}`")
+        if len(modes) == 1:
+            head += [f"Every record is a `{next(iter(modes))}`-mode run.", ""]
+        elif "full" in modes:  # the mode would be a column of one word with a few exceptions: said once instead
+            head += ["Every record is a full-mode run, except " + "; ".join(
+                f"{', '.join(names)} (mode: {mode})" for mode, names in modes.items() if mode != "full") + ".", ""]
+        head += table(["record", "bench", "device", "torch", "commit", "date", "GPU shared", "train / wall (s)"],
+                      [[f"`{n}`", r.get("bench", "?"), r.get("device", "?"), r.get("torch", "?"),
                         f"`{r.get('commit', '?')}`", r.get("date", "?"), shared_gpu(n, r),
-                        num(r["train_seconds"], 2) if "train_seconds" in r else "per run",
-                        num(r["wall_seconds"], 2) if "wall_seconds" in r else "per run"]
+                        f"{num(r['train_seconds'], 2)} / {num(r['wall_seconds'], 2)}"
+                        if "train_seconds" in r and "wall_seconds" in r else "per run"]
                        for n, r in records.items()])
         head += ["`results/README.md` in the repository states how each record was made.", ""]
         other = sorted({r.get("bench", "?") for r in records.values()} - KNOWN_BENCHES)

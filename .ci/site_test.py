@@ -280,8 +280,10 @@ RAW_LATEX_JS = """const main = document.querySelector('main') || document.body;
                     const roles = (clone.innerText.match(/:(math|class|func|meth|attr|mod|obj):`/g) || []).length;"""
 
 # Readability of what MathJax and mermaid drew: display equations wider than their column after site-fixes.js
-# shrank them, and diagram labels drawn smaller than 10 px (a wide diagram scaled down to the column); and ids
-# that the page uses twice.
+# shrank them, and diagram labels drawn smaller than 10 px (a wide diagram scaled down to the column); the book's
+# tables wider than the article (cut at its edge: a reader must scroll the table sideways to see its last
+# columns; a notebook's printed data frame scrolls in its output cell and is not counted); and ids that the page
+# uses twice.
 DRAWN_JS = """() => {
     const fitted = document.documentElement.dataset.mathFitted === '1';  // a book page (slides fit their own)
     const wide = [...document.querySelectorAll(fitted ? 'mjx-container[display="true"]' : 'none')]
@@ -292,10 +294,14 @@ DRAWN_JS = """() => {
         if (!label || !box || !box.width) return null;
         return parseFloat(getComputedStyle(label).fontSize) * svg.getBoundingClientRect().width / box.width;
     }).filter(size => size !== null && size < 10).map(size => size.toFixed(1));
+    const article = document.querySelector('article.bd-article');
+    const tables = [...document.querySelectorAll(article ? 'article.bd-article table' : 'none')]
+        .filter(t => !t.closest('.cell_output, .output') && t.offsetWidth > article.clientWidth + 1)
+        .map(t => t.offsetWidth + '/' + article.clientWidth);
     const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
     const seen = new Set(), twice = new Set();
     ids.forEach(id => (seen.has(id) ? twice : seen).add(id));
-    return {wide: wide, small: small, twice: [...twice]};
+    return {wide: wide, small: small, tables: tables, twice: [...twice]};
 }"""
 
 
@@ -408,14 +414,14 @@ HEADER_FITS_JS = """() => {
 }"""
 
 
-# The performance page's tables of a few records (one column per record, the record names in the header row) fit
-# the article's width, and their first column, which names the quantities, is bold (book/_static/site.css).
+# The performance page has tables of a few records (one column per record, the record names in the header row),
+# and their first column, which names the quantities, is bold (book/_static/site.css); that they fit the article,
+# as every table of the book must, is checked on every page (DRAWN_JS).
 RECORD_TABLES_JS = """() => {
     const tables = [...document.querySelectorAll('main table')].filter(t => t.querySelector('thead th:nth-child(2) code'));
-    const wide = tables.filter(t => t.offsetWidth > t.parentElement.clientWidth + 1).map(t => t.offsetWidth);
     const plain = tables.filter(t => { const c = t.querySelector('tbody td');
                                        return !c || parseInt(getComputedStyle(c).fontWeight) < 700; }).length;
-    return {n: tables.length, wide: wide, plain: plain};
+    return {n: tables.length, plain: plain};
 }"""
 
 
@@ -425,9 +431,6 @@ def check_record_tables(page, base: str, pages: list[str], problems: list[str]) 
         state = page.evaluate(RECORD_TABLES_JS)
         if not state["n"]:
             problems.append(f"{rel}: no table of records with one column per record")
-        if state["wide"]:
-            problems.append(f"{rel}: {len(state['wide'])} tables of a few records are wider than the article "
-                            f"({state['wide'][:3]} px) at {page.viewport_size['width']} px")
         if state["plain"]:
             problems.append(f"{rel}: {state['plain']} tables of a few records do not set their first column in bold")
 
@@ -467,6 +470,9 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
                 if drawn["wide"]:
                     problems.append(f"{rel}: {len(drawn['wide'])} display equations wider than their column "
                                     f"(px: {drawn['wide'][:3]}) at {page.viewport_size['width']} px")
+                if drawn["tables"]:
+                    problems.append(f"{rel}: {len(drawn['tables'])} tables wider than the article "
+                                    f"(px: {drawn['tables'][:3]}) at {page.viewport_size['width']} px")
                 if drawn["twice"]:  # a link to such an id lands on the first element that has it
                     problems.append(f"{rel}: ids used more than once: {drawn['twice'][:5]}")
                 if drawn["small"]:

@@ -19,3 +19,15 @@ def test_the_generated_page_shows_no_rest_role():
     assert page.count("\n| ") > 50, "the code map has a row per linked object"
     left = re.findall(r":(?:math|class|func|meth|attr|obj|data|mod|exc):`", page)
     assert not left, f"{len(left)} reST roles would show as their source on the page"
+
+
+def test_a_long_formula_is_cut_before_its_top_level_equals_signs():
+    """Inline math never wraps, so one long docstring formula set the width of a whole column of the map: a long
+    formula is cut into pieces before each ``=`` outside brackets, short ones and relations such as ``\\le``
+    stay whole, and the pieces still read as the formula."""
+    cut = code_map.breakable_math(r"V(D,G) = \int p_{data}\log D + p_g\log(1-D)")
+    assert cut == r"$V(D,G)$ ${}= \int p_{data}\log D + p_g\log(1-D)$"
+    assert code_map.breakable_math("x = y") == "$x = y$"
+    assert code_map.breakable_math(r"f(a = b, c = d) + \sum_{i=1}^{n} x_i \le yyyyyyy") == \
+        r"$f(a = b, c = d) + \sum_{i=1}^{n} x_i \le yyyyyyy$"
+    assert code_map.breakable_math(r"a <= b = cccccccccccccccccccccccccccccc") == r"$a <= b$ ${}= cccccccccccccccccccccccccccccc$"

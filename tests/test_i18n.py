@@ -99,6 +99,10 @@ def test_nothing_to_translate():
     assert i18n.nothing_to_translate("Discriminator · 判别器")  # a glossary entry stays bilingual as it is
     assert not i18n.nothing_to_translate("The discriminator {term}`D <Discriminator · 判别器>` is trained.")
     assert not i18n.nothing_to_translate("met")
+    # one word of prose beside inline math is prose: these three were left in English on the Chinese pages
+    assert not i18n.nothing_to_translate("exact $\\log p(x) = \\sum_t \\log p(x_t \\mid x_{<t})$")
+    assert not i18n.nothing_to_translate("5. The $\\beta$-VAE")
+    assert not i18n.nothing_to_translate("Positions $1, \\dots, t+1$.")
 
 
 def _write(path: Path, pairs: list[tuple[str, str, bool]]) -> None:

@@ -318,6 +318,26 @@ def test_the_calibration_section_summarises_the_runs(tmp_path):
     assert "2-core CPU" in page
 
 
+def test_columns_the_same_in_every_row_are_said_once(tmp_path):
+    """A column of identical cells widens a table past the page and tells nothing row by row: the calibration
+    table says its runs and torch version once, above the table, and the list of records says the mode once."""
+    runs = [{"seed": s, "float_path": "avx2", "threads": 2, "seconds": 10.0, "metrics": {"a": 1.0 + s, "b": 2.0}}
+            for s in (0, 1)]
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"vae-mnist": {"torch": "2.5.1+cpu", "date": "2026-11-27", "runs": runs}}),
+                    encoding="utf-8")
+    results = tmp_path / "results"
+    _write(results, "toy.json", {**RUN, "bench": "toy"})  # benches the page has no section for: listed only
+    _write(results, "toy-levers.json", {**RUN, "bench": "toy", "mode": "quick net"})
+    page = _render(tmp_path, results, path)
+    calibration = next(t for t in _tables(page) if "metric" in t[0])
+    assert len(calibration) == 2 and "torch" not in calibration[0] and "runs (float path:threads)" not in calibration[0]
+    assert "Each row summarises 2 runs (2 seeds; float path:threads avx2:2). All of them ran on torch 2.5.1+cpu." in page
+    listed = next(t for t in _tables(page) if "bench" in t[0] and "record" in t[0])
+    assert "mode" not in listed[0] and listed[0]["train / wall (s)"] == "100.00 / 110.00"
+    assert "Every record is a full-mode run, except `toy-levers.json` (mode: quick net)." in page
+
+
 def test_diffusion_records_get_their_verdicts(tmp_path):
     results = tmp_path / "results"
     _write(results, "diffusion-2d.json", {**RUN, "bench": "diffusion-2d", "device": "cpu",

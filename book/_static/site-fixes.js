@@ -52,6 +52,33 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 });
 
+// Code in a table (file names, metric and function names, versions): a column is at least as wide as its
+// longest unbreakable word, and a few such words pushed tables of the book past the article's right edge. Allow
+// a line break after "_", "-", "/" and "." inside such code (a <wbr>, which copies as nothing), so a name
+// wraps at its joints only when the column is too narrow for it; the table marks itself (data-code-breaks)
+// for the site test.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("article table").forEach(function (table) {
+    if (table.closest(".cell_output, .output")) return;  // a notebook's printed table scrolls in its output cell
+    table.querySelectorAll("code").forEach(function (code) {
+      var walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+      var texts = [];
+      while (walker.nextNode()) texts.push(walker.currentNode);
+      texts.forEach(function (text) {
+        var parts = text.data.split(/(?<=[_\-\/.])(?=.)/);
+        if (parts.length < 2) return;
+        var piece = document.createDocumentFragment();
+        parts.forEach(function (part, i) {
+          if (i) piece.appendChild(document.createElement("wbr"));
+          piece.appendChild(document.createTextNode(part));
+        });
+        text.parentNode.replaceChild(piece, text);
+      });
+    });
+    table.setAttribute("data-code-breaks", "");
+  });
+});
+
 // Display equations wider than the column: MathJax 3 does not break lines, so an equation that does not fit is
 // cut at the column's edge and must be scrolled sideways. Shrink such an equation to fit, down to 70% of its
 // size (beyond that it would be unreadable: it keeps its sideways scroll, as on a phone), and again when the
