@@ -32,15 +32,15 @@ def myst_roles(text: str) -> str:
 
 
 def breakable_math(tex: str, longer_than: int = 30) -> str:
-    """``$tex$`` for the page, cut before each top-level ``=`` of a long formula into pieces that a table cell may
-    wrap between (inline math never wraps: one long formula set the width of a whole column of the map). The
-    piece after a cut starts with ``{}=`` so that TeX keeps the relation's spacing."""
+    """``$tex$`` for the page, cut before each top-level ``=`` and ``+`` of a long formula into pieces that a table
+    cell may wrap between (inline math never wraps: one long formula set the width of a whole column of the map).
+    The piece after a cut starts with ``{}=`` or ``{}+`` so that TeX keeps the operator's spacing."""
     if len(tex) <= longer_than:
         return f"${tex}$"
     pieces, depth, start = [], 0, 0
     for i, ch in enumerate(tex):
         depth += ch in "{([" and 1 or ch in "})]" and -1 or 0
-        if ch == "=" and depth == 0 and i > start and tex[i - 1] not in "<>!\\":
+        if ch in "=+" and depth == 0 and i > start and tex[i - 1] not in "<>!\\":
             pieces.append(tex[start:i].strip())
             start = i
     pieces.append(tex[start:].strip())

@@ -296,8 +296,8 @@ DRAWN_JS = """() => {
     }).filter(size => size !== null && size < 10).map(size => size.toFixed(1));
     const article = document.querySelector('article.bd-article');
     const tables = [...document.querySelectorAll(article ? 'article.bd-article table' : 'none')]
-        .filter(t => !t.closest('.cell_output, .output') && t.offsetWidth > article.clientWidth + 1)
-        .map(t => t.offsetWidth + '/' + article.clientWidth);
+        .filter(t => !t.closest('.cell_output, .output') && t.offsetWidth > t.parentElement.clientWidth + 1)
+        .map(t => t.offsetWidth + '/' + t.parentElement.clientWidth);
     const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
     const seen = new Set(), twice = new Set();
     ids.forEach(id => (seen.has(id) ? twice : seen).add(id));

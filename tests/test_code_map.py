@@ -21,13 +21,13 @@ def test_the_generated_page_shows_no_rest_role():
     assert not left, f"{len(left)} reST roles would show as their source on the page"
 
 
-def test_a_long_formula_is_cut_before_its_top_level_equals_signs():
+def test_a_long_formula_is_cut_before_its_top_level_equals_and_plus_signs():
     """Inline math never wraps, so one long docstring formula set the width of a whole column of the map: a long
-    formula is cut into pieces before each ``=`` outside brackets, short ones and relations such as ``\\le``
-    stay whole, and the pieces still read as the formula."""
+    formula is cut into pieces before each ``=`` and ``+`` outside brackets; short ones, signs inside brackets
+    and relations such as ``\\le`` stay whole, and the pieces keep the operator's spacing."""
     cut = code_map.breakable_math(r"V(D,G) = \int p_{data}\log D + p_g\log(1-D)")
-    assert cut == r"$V(D,G)$ ${}= \int p_{data}\log D + p_g\log(1-D)$"
-    assert code_map.breakable_math("x = y") == "$x = y$"
-    assert code_map.breakable_math(r"f(a = b, c = d) + \sum_{i=1}^{n} x_i \le yyyyyyy") == \
-        r"$f(a = b, c = d) + \sum_{i=1}^{n} x_i \le yyyyyyy$"
+    assert cut == r"$V(D,G)$ ${}= \int p_{data}\log D$ ${}+ p_g\log(1-D)$"
+    assert code_map.breakable_math("x = y + z") == "$x = y + z$"
+    assert code_map.breakable_math(r"f(a = b, c + d) \sum_{i=1}^{n+1} x_i \le yyyyyyy") == \
+        r"$f(a = b, c + d) \sum_{i=1}^{n+1} x_i \le yyyyyyy$"
     assert code_map.breakable_math(r"a <= b = cccccccccccccccccccccccccccccc") == r"$a <= b$ ${}= cccccccccccccccccccccccccccccc$"

@@ -54,9 +54,9 @@ document.addEventListener("DOMContentLoaded", function () {
 
 // Code in a table (file names, metric and function names, versions): a column is at least as wide as its
 // longest unbreakable word, and a few such words pushed tables of the book past the article's right edge. Allow
-// a line break after "_", "-", "/" and "." inside such code (a <wbr>, which copies as nothing), so a name
-// wraps at its joints only when the column is too narrow for it; the table marks itself (data-code-breaks)
-// for the site test.
+// a line break after "_", "-", "/" and "." and between the words of a CamelCase name inside such code (a <wbr>,
+// which copies as nothing), so a name wraps at its joints only when the column is too narrow for it; the table
+// marks itself (data-code-breaks).
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("article table").forEach(function (table) {
     if (table.closest(".cell_output, .output")) return;  // a notebook's printed table scrolls in its output cell
@@ -65,7 +65,7 @@ document.addEventListener("DOMContentLoaded", function () {
       var texts = [];
       while (walker.nextNode()) texts.push(walker.currentNode);
       texts.forEach(function (text) {
-        var parts = text.data.split(/(?<=[_\-\/.])(?=.)/);
+        var parts = text.data.split(/(?<=[_\-\/.])(?=.)|(?<=[a-z])(?=[A-Z])/);
         if (parts.length < 2) return;
         var piece = document.createDocumentFragment();
         parts.forEach(function (part, i) {
