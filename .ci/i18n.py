@@ -118,9 +118,16 @@ def glossary_entries(path: Path = GLOSSARY) -> frozenset[str]:
     return frozenset(line for line, _, _ in glossary_pairs(path))
 
 
+# the shown title of a glossary link, {term}`Title <entry>`: prose that the reader sees, though inside a role
+TERM_TITLE = re.compile(r"\{term\}`([^`<]+?)\s*<[^`]*>`")
+
+
 def nothing_to_translate(msgid: str) -> bool:
-    """True for a message without a word of prose (numbers, code, formulas, references) or a glossary term."""
-    return not WORD.search(prose(msgid)) or is_formula(msgid) or msgid in glossary_entries()
+    """True for a message without a word of prose (numbers, code, formulas, references) or a glossary term. The
+    title of a glossary link counts as prose (a table cell "{term}`Diffusion <...>` {cite:p}`...`" shows the
+    word Diffusion)."""
+    words = prose(msgid) + " " + " ".join(TERM_TITLE.findall(msgid))
+    return not WORD.search(words) or is_formula(msgid) or msgid in glossary_entries()
 
 
 # --- the glossary's terms ------------------------------------------------------------------------------------

@@ -103,6 +103,9 @@ def test_nothing_to_translate():
     assert not i18n.nothing_to_translate("exact $\\log p(x) = \\sum_t \\log p(x_t \\mid x_{<t})$")
     assert not i18n.nothing_to_translate("5. The $\\beta$-VAE")
     assert not i18n.nothing_to_translate("Positions $1, \\dots, t+1$.")
+    # a glossary link's title is shown: "Diffusion" stayed English in the Chinese edition's table of families
+    assert not i18n.nothing_to_translate("{term}`Diffusion <Diffusion model · 扩散模型>` {cite:p}`ho2020denoising`")
+    assert i18n.nothing_to_translate("{py:func}`gan.get_loss <aigc_lessons.gan.losses.get_loss>`")
 
 
 def _write(path: Path, pairs: list[tuple[str, str, bool]]) -> None:
