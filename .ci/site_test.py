@@ -326,6 +326,23 @@ def check_job_explorer(page, base: str, pages: list[str], problems: list[str]) -
     if rel is None:
         problems.append("no job explorer page (book/ch05_careers/job_explorer.html) in the site")
         return
+    # in each edition: the explorer speaks the edition's language (the data stay English), and the text for paper
+    # (shown when the page is printed, and without JavaScript) survives the explorer's start
+    for edition in [rel] + [p for p in pages if p.endswith("zh/" + rel)]:
+        zh = edition.startswith("zh/")
+        page.goto(base + edition, wait_until="load")
+        page.locator("#job-explorer input").fill("律师")
+        try:
+            page.wait_for_selector("#job-explorer table.job-explorer-exposure th", timeout=10_000)
+        except Exception:
+            problems.append(f"{edition}: searching '律师' shows no occupation")
+            continue
+        said = page.evaluate("""() => [...document.querySelectorAll('#job-explorer .job-explorer-status, '
+            + '#job-explorer .job-explorer-examples, #job-explorer th')].map(e => e.textContent).join(' ')""")
+        fallback = page.evaluate("(document.querySelector('#job-explorer p.job-explorer-static') || {}).textContent || ''")
+        for what, text in (("labels are", said), ("text for paper is", fallback)):
+            if not text.strip() or bool(not_chinese(text)) == zh:
+                problems.append(f"{edition}: the job explorer's {what} not in the edition's language: {text[:120]!r}")
     page.goto(base + rel, wait_until="load")
     for query, code in (("律师", "23-1011.00"), ("registered nurse", "29-1141.00")):
         box = page.locator("#job-explorer input")

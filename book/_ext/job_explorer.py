@@ -23,14 +23,27 @@ DATA_SCRIPT = "job-explorer-data.js"
 _MARK = 'id="job-explorer"'
 
 
+# What the block says on paper (the PDF) and without JavaScript, in the edition's language: raw HTML is not cut
+# into the translation catalogues, so the Chinese text lives here.
+STATIC_TEXT = {
+    "en": "The job explorer runs in the web browser and needs JavaScript. On paper, or without JavaScript, "
+          "notebook 10 answers the same question with a search that understands descriptions in your own words.",
+    "zh": "职业浏览器在网页浏览器中运行，需要 JavaScript。在纸面上或没有 JavaScript 时，笔记本 10 回答同一个问题："
+          "它的搜索能理解你用自己的话写的描述。",
+}
+
+
+def static_text(language: str | None) -> str:
+    """The block's fallback text for a Sphinx ``language`` setting (``zh_CN`` -> Chinese; English otherwise)."""
+    return STATIC_TEXT["zh" if (language or "").lower().startswith("zh") else "en"]
+
+
 class JobExplorer(SphinxDirective):
     has_content = False
 
     def run(self):
         html = (f'<div {_MARK} class="job-explorer">'
-                '<p class="job-explorer-static">The job explorer runs in the web browser and needs JavaScript. '
-                'On paper, or without JavaScript, notebook 10 answers the same question with a search '
-                'that understands descriptions in your own words.</p></div>')
+                f'<p class="job-explorer-static">{static_text(self.config.language)}</p></div>')
         return [nodes.raw("", html, format="html")]
 
 

@@ -10,6 +10,55 @@
   var SYMBOL = { alpha: "\u03b1", beta: "\u03b2", gamma: "\u03b6" };  // the paper writes zeta for gamma
   var EXAMPLES = ["registered nurse", "software developer", "\u5f8b\u5e08", "\u5361\u8f66\u53f8\u673a", "29-1141"];
 
+  // The explorer's own words in each edition (the page's lang: en, or zh-CN for the Chinese edition; the file is
+  // UTF-8, as the pages are). The data stay as published: O*NET and OEWS titles and tasks are English in both.
+  var TEXT = {
+    en: {
+      placeholder: "Job title, e.g. registered nurse, \u5f8b\u5e08, 15-1252",
+      searchLabel: "Search an occupation title in English or Chinese",
+      tryThese: "Try: ",
+      noMatch: "No occupation title matches. Try a shorter title or one word (nurse, teacher, \u53f8\u673a).",
+      oneMatch: "1 matching title.",
+      manyMatches: function (n) { return n + " matching titles, best first; showing the first. Click another to see it."; },
+      employment: "Employment (OEWS, May 2021): ",
+      workersIn: function (title, code, shared) { return " workers in " + title + " (" + code + ")" + shared + ". Median annual wage: "; },
+      sharedCode: function (n) { return " (an OEWS code shared by " + n + " O*NET occupations; their ratings are averaged there)"; },
+      end: ".",
+      noEmployment: "No OEWS May 2021 employment row matches this occupation, so it is not counted among the workers below.",
+      exposureHeader: ["Measure", "Human raters", "GPT-4", "Workers in less exposed occupations", "All workers (human ratings)"],
+      taskHeader: ["Task (O*NET)", "Type", "Human label", "GPT-4 label"],
+      tasks: function (n) { return n + " tasks. E0: no exposure; E1: the model alone would cut the time the task takes by at least half; E2: only software built on top of the model would."; },
+      noWage: "not published by OEWS",
+      topCoded: function (s) { return "at least " + s + " (OEWS top-codes wages at this level)"; },
+      hourly: function (s) { return s + " (hourly median \u00d7 2,080 hours)"; },
+      histogram: function (label, r) { return "Share of US workers by " + label + " rating, 0 to 1 in 20 bins; the marker is this occupation at " + r; },
+      noData: "The explorer's data (_static/job-explorer-data.js) did not load."
+    },
+    zh: {
+      placeholder: "职业名称，例如 registered nurse、律师、15-1252",
+      searchLabel: "用英文或中文搜索职业名称",
+      tryThese: "试试：",
+      noMatch: "没有匹配的职业名称。请换一个更短的名称或一个词（nurse、teacher、司机）。",
+      oneMatch: "1 个匹配的名称。",
+      manyMatches: function (n) { return n + " 个匹配的名称，最佳匹配在前；下方显示第一个，点击其他名称可查看。"; },
+      employment: "就业人数（OEWS，2021 年 5 月）：",
+      workersIn: function (title, code, shared) { return " 名工作者，属于 " + title + "（" + code + "）" + shared + "。年工资中位数："; },
+      sharedCode: function (n) { return "（这个 OEWS 代码由 " + n + " 个 O*NET 职业共用，它们的评分在那里取平均）"; },
+      end: "。",
+      noEmployment: "OEWS 2021 年 5 月的就业数据中没有与这个职业对应的行，所以它不计入下面的工作者中。",
+      exposureHeader: ["指标", "人类评分者", "GPT-4", "暴露程度更低的职业中的工作者", "所有工作者（人类评分）"],
+      taskHeader: ["任务（O*NET）", "类型", "人类标签", "GPT-4 标签"],
+      tasks: function (n) { return n + " 项任务。E0：无暴露；E1：仅靠模型本身就能把完成该任务所需的时间至少减半；E2：只有在模型之上构建的软件才能做到。"; },
+      noWage: "OEWS 未公布",
+      topCoded: function (s) { return "至少 " + s + "（OEWS 对这一水平的工资做了顶端编码）"; },
+      hourly: function (s) { return s + "（小时工资中位数 \u00d7 2,080 小时）"; },
+      histogram: function (label, r) { return "按 " + label + " 评分划分的美国工作者占比，0 到 1 分为 20 组；标记线是这个职业，位于 " + r; },
+      noData: "职业浏览器的数据（_static/job-explorer-data.js）没有加载。"
+    }
+  };
+  var T = TEXT.en;
+  function useLanguage(lang) { T = /^zh/i.test(lang || "") ? TEXT.zh : TEXT.en; }
+
   function stem(w) { return (w.length > 3 && w.endsWith("s") && !w.endsWith("ss")) ? w.slice(0, -1) : w; }
   function words(text) { return text.match(/[a-z0-9]+/g) || []; }
 
@@ -62,7 +111,7 @@
     svg.setAttribute("viewBox", "0 0 " + w + " " + (h + 16));
     svg.setAttribute("class", "job-explorer-hist");
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", "Share of US workers by " + label + " rating, 0 to 1 in 20 bins; the marker is this occupation at " + rating.toFixed(2));
+    svg.setAttribute("aria-label", T.histogram(label, rating.toFixed(2)));
     function add(tag, a, text) {
       var e = document.createElementNS(ns, tag);
       Object.keys(a).forEach(function (k) { e.setAttribute(k, a[k]); });
@@ -84,10 +133,10 @@
   }
 
   function wageText(o) {
-    if (o.wage == null) return "not published by OEWS";
+    if (o.wage == null) return T.noWage;
     var s = "$" + num(o.wage);
-    if (o.wage_source === "top-coded") return "at least " + s + " (OEWS top-codes wages at this level)";
-    if (o.wage_source === "hourly x 2080") return s + " (hourly median \u00d7 2,080 hours)";
+    if (o.wage_source === "top-coded") return T.topCoded(s);
+    if (o.wage_source === "hourly x 2080") return T.hourly(s);
     return s;
   }
 
@@ -96,17 +145,16 @@
     box.appendChild(el("h3", {}, [el("span", { "data-field": "title" }, [o.title]), " ",
                                   el("span", { "class": "code", "data-field": "code" }, ["(" + o.code + ")"])]));
     if (o.employment != null) {
-      var shared = o.n_onet > 1 ? " (an OEWS code shared by " + o.n_onet + " O*NET occupations; their ratings are averaged there)" : "";
+      var shared = o.n_onet > 1 ? T.sharedCode(o.n_onet) : "";
       box.appendChild(el("p", {}, [
-        "Employment (OEWS, May 2021): ", el("strong", { "data-field": "employment" }, [num(o.employment)]),
-        " workers in " + o.oews_title + " (" + o.oews_code + ")" + shared + ". Median annual wage: ",
-        el("strong", { "data-field": "wage" }, [wageText(o)]), "."]));
+        T.employment, el("strong", { "data-field": "employment" }, [num(o.employment)]),
+        T.workersIn(o.oews_title, o.oews_code, shared),
+        el("strong", { "data-field": "wage" }, [wageText(o)]), T.end]));
     } else {
-      box.appendChild(el("p", { "data-field": "employment" }, ["No OEWS May 2021 employment row matches this occupation, so it is not counted among the workers below."]));
+      box.appendChild(el("p", { "data-field": "employment" }, [T.noEmployment]));
     }
     var table = el("table", { "class": "job-explorer-exposure" });
-    table.appendChild(el("thead", {}, [el("tr", {}, [el("th", {}, ["Measure"]), el("th", {}, ["Human raters"]),
-      el("th", {}, ["GPT-4"]), el("th", {}, ["Workers in less exposed occupations"]), el("th", {}, ["All workers (human ratings)"])])]));
+    table.appendChild(el("thead", {}, [el("tr", {}, T.exposureHeader.map(function (h) { return el("th", {}, [h]); }))]));
     var body = el("tbody");
     data.measures.forEach(function (m, j) {
       body.appendChild(el("tr", {}, [
@@ -119,24 +167,26 @@
     table.appendChild(body);
     box.appendChild(table);
     var tasks = el("table", { "class": "job-explorer-tasks", "data-field": "tasks" });
-    tasks.appendChild(el("thead", {}, [el("tr", {}, [el("th", {}, ["Task (O*NET)"]), el("th", {}, ["Type"]),
-      el("th", {}, ["Human label"]), el("th", {}, ["GPT-4 label"])])]));
+    tasks.appendChild(el("thead", {}, [el("tr", {}, T.taskHeader.map(function (h) { return el("th", {}, [h]); }))]));
     var tb = el("tbody");
     o.tasks.forEach(function (t) {
       tb.appendChild(el("tr", {}, t.map(function (c) { return el("td", {}, [c]); })));
     });
     tasks.appendChild(tb);
-    box.appendChild(el("p", {}, [o.tasks.length + " tasks. E0: no exposure; E1: the model alone would cut the time the task takes by at least half; E2: only software built on top of the model would."]));
+    box.appendChild(el("p", {}, [T.tasks(o.tasks.length)]));
     box.appendChild(tasks);
     return box;
   }
 
   function start(root, data) {
-    root.innerHTML = "";
+    // everything but the text for paper (job_explorer.css shows that one when the page is printed)
+    Array.prototype.slice.call(root.childNodes).forEach(function (c) {
+      if (!(c.classList && c.classList.contains("job-explorer-static"))) root.removeChild(c);
+    });
     root.classList.add("job-explorer-live");
-    var input = el("input", { type: "search", placeholder: "Job title, e.g. registered nurse, \u5f8b\u5e08, 15-1252",
-                              "aria-label": "Search an occupation title in English or Chinese", "class": "job-explorer-input" });
-    var examples = el("p", { "class": "job-explorer-examples" }, ["Try: "]);
+    var input = el("input", { type: "search", placeholder: T.placeholder, "aria-label": T.searchLabel,
+                              "class": "job-explorer-input" });
+    var examples = el("p", { "class": "job-explorer-examples" }, [T.tryThese]);
     var status = el("p", { "class": "job-explorer-status", "aria-live": "polite" });
     var list = el("ol", { "class": "job-explorer-results" });
     var view = el("div", { "class": "job-explorer-view" });
@@ -147,11 +197,10 @@
       view.innerHTML = "";
       if (!input.value.trim()) { status.textContent = ""; return; }
       if (!hits.length) {
-        status.textContent = "No occupation title matches. Try a shorter title or one word (nurse, teacher, \u53f8\u673a).";
+        status.textContent = T.noMatch;
         return;
       }
-      status.textContent = hits.length === 1 ? "1 matching title." :
-        hits.length + " matching titles, best first; showing the first. Click another to see it.";
+      status.textContent = hits.length === 1 ? T.oneMatch : T.manyMatches(hits.length);
       hits.forEach(function (i) {
         var b = el("button", { type: "button" }, [data.occupations[i].title + " (" + data.occupations[i].code + ")"]);
         b.addEventListener("click", function () { show(i); });
@@ -177,14 +226,15 @@
     if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
   }
   if (typeof module !== "undefined" && module.exports) {  // node, for the tests: the search rules only
-    module.exports = { search: search, queryTokens: queryTokens };
+    module.exports = { search: search, queryTokens: queryTokens, TEXT: TEXT };
     return;
   }
   ready(function () {
     var root = document.getElementById("job-explorer");
     if (!root) return;
+    useLanguage(document.documentElement.lang);
     if (!window.AIGC_JOBS) {
-      root.appendChild(el("p", { "class": "job-explorer-status" }, ["The explorer's data (_static/job-explorer-data.js) did not load."]));
+      root.appendChild(el("p", { "class": "job-explorer-status" }, [T.noData]));
       return;
     }
     start(root, window.AIGC_JOBS);
