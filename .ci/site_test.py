@@ -385,6 +385,11 @@ def check_figure_zoom(page, base: str, folder: Path, pages: list[str], problems:
     page.wait_for_timeout(200)
     if page.locator("div.figure-zoom").count():
         problems.append(f"{rel}: Escape does not close the enlarged figure")
+    if "zh/" + rel in pages:  # the figure's hint in the Chinese edition is Chinese
+        page.goto(base + "zh/" + rel, wait_until="load")
+        hint = page.locator("main .cell_output img").first.get_attribute("title") or ""
+        if not CJK.search(hint):
+            problems.append(f"zh/{rel}: a figure's hint is not Chinese: {hint!r}")
 
 
 def check_slides(page, base: str, folder: Path, pages: list[str], problems: list[str]) -> None:

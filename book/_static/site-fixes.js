@@ -19,19 +19,22 @@ document.addEventListener("DOMContentLoaded", function () {
 // Figures on a projector: a click on a figure that a notebook drew opens it at full size over the page
 // (a wide row of small panels is otherwise read at the column's width); a click or Escape closes it.
 document.addEventListener("DOMContentLoaded", function () {
+  var zh = /^zh/i.test(document.documentElement.lang || "");  // the Chinese edition's pages: lang="zh-CN"
+  var enlarge = zh ? "点击放大" : "Click to enlarge";
+  var enlarged = zh ? "放大的图；点击或按 Esc 键关闭" : "Enlarged figure; click or press Escape to close";
   var overlay = null;
   function close() { if (overlay) { overlay.remove(); overlay = null; } }
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") close(); });
   document.querySelectorAll("main .cell_output img, main figure img").forEach(function (img) {
     img.classList.add("zoomable");
     img.setAttribute("tabindex", "0");
-    img.setAttribute("title", "Click to enlarge");
+    img.setAttribute("title", enlarge);
     function open() {
       close();
       overlay = document.createElement("div");
       overlay.className = "figure-zoom";
       overlay.setAttribute("role", "dialog");
-      overlay.setAttribute("aria-label", "Enlarged figure; click or press Escape to close");
+      overlay.setAttribute("aria-label", enlarged);
       var big = document.createElement("img");
       big.src = img.src;
       big.alt = img.alt;
