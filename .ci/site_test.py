@@ -573,9 +573,11 @@ def browser_checks(folder: Path, chromium: str) -> list[str]:
             phone.screenshot(path=str(shots / "phone-chapter.png"))
             if not phone.evaluate(HEADER_FITS_JS):
                 problems.append("phone width: the header's buttons or the edition switch stick out of the article header")
-            # pages full of long inline code (test names, paths) and equations do not scroll sideways on a phone
-            for rel in [p for p in pages if p.endswith(("mistakes.html", "math.html", "attention.html"))
-                        and p.startswith(("book/", "zh/book/")) and "/api/" not in p]:
+            # pages full of long inline code (test names, paths), code in headings (the code map) and equations do not
+            # scroll sideways on a phone
+            for rel in [p for p in pages if (p.endswith(("mistakes.html", "math.html", "attention.html"))
+                        and p.startswith(("book/", "zh/book/")) and "/api/" not in p)
+                        or p.endswith(("api/code_map.html", "book/performance.html"))]:
                 phone.goto(base + rel, wait_until="load")
                 wait_for_typesetting(phone, 20_000)
                 over = phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
