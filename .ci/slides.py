@@ -100,28 +100,34 @@ class Translator:
         return "\n\n".join(out)
 
 
-def doc_title(target: str, base: Path) -> str:
-    """The title of a page or notebook that a ``{doc}`` role names, as the site shows it."""
+def doc_title(target: str, base: Path, tr: "Translator | None" = None) -> str:
+    """The title of a page or notebook that a ``{doc}`` role names, as the site shows it: in the language of
+    ``tr``, from the catalogue of the page named (the Chinese slides named pages by their English titles)."""
     path = (base / target).resolve()
+    title = None
     if path.with_suffix(".md").is_file():
         m = re.search(r"^# (.+)$", path.with_suffix(".md").read_text(encoding="utf-8"), re.M)
-        if m:
-            return m.group(1).strip()
-    if path.with_suffix(".ipynb").is_file():
+        title = m.group(1).strip() if m else None
+    elif path.with_suffix(".ipynb").is_file():
         for cell in nbformat.read(str(path.with_suffix(".ipynb")), as_version=4).cells:
             m = re.search(r"^# (.+)$", cell.source, re.M) if cell.cell_type == "markdown" else None
             if m:
-                return m.group(1).strip()
-    return path.name.replace("_", " ")
+                title = m.group(1).strip()
+                break
+    if title is None:
+        return path.name.replace("_", " ")
+    if tr is None or tr.language == "en":
+        return title
+    return tr.message(path.relative_to(ROOT).as_posix(), title).replace("\\.", ".")
 
 
-def _role(match: re.Match, base: Path) -> str:
+def _role(match: re.Match, base: Path, tr: "Translator | None" = None) -> str:
     role, text = match.group(1), match.group(2)
     if role.startswith("cite"):
         return ""
     label = text.split("<")[0].strip() if "<" in text else text
     if role == "doc" and "<" not in text:
-        label = doc_title(text, base)
+        label = doc_title(text, base, tr)
     if role.startswith("py") or role == "code":
         return f"`{label.lstrip('~').split('.')[-1] if '<' not in text else label}`"
     if role == "eq":
@@ -129,10 +135,11 @@ def _role(match: re.Match, base: Path) -> str:
     return label
 
 
-def plain_myst(text: str, base: Path = ROOT / "book") -> str:
+def plain_myst(text: str, base: Path = ROOT / "book", tr: "Translator | None" = None) -> str:
     """MyST roles reduced to their text (citations dropped), directives' fences removed; ``base`` is the folder
-    of the page the text comes from, for the titles of the pages that ``{doc}`` roles name."""
-    text = _ROLE.sub(lambda m: _role(m, base), text)
+    of the page the text comes from, for the titles of the pages that ``{doc}`` roles name (in ``tr``'s
+    language)."""
+    text = _ROLE.sub(lambda m: _role(m, base, tr), text)
     text = re.sub(r" +([,.;)])", r"\1", text)
     return re.sub(r"^[`:]{3,}.*$", "", text, flags=re.M)
 
@@ -200,7 +207,7 @@ def figures(notebooks: list[str], tr: Translator | None = None) -> tuple[list[di
                 if tr.language != "en":  # the whole caption paragraph is one message; drop its bold label
                     translated = tr.block(name, nxt.source.strip())  # a caption cell may hold more paragraphs
                     source = drop_label(translated) if translated != nxt.source.strip() else source
-                caption = " ".join(plain_myst(source).split())
+                caption = " ".join(plain_myst(source, ROOT / "notebooks", tr).split())
                 written = cell.metadata.get("mystnb", {}).get("image", {}).get("alt")  # as the site shows it
                 alt = (written if tr.language == "en" else None) or first_sentence(caption).replace("$", "")
                 figs.append({"png": base64.b64decode(pngs[-1]), "caption": caption, "alt": alt,
@@ -215,7 +222,7 @@ def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md:
     page = f"book/{folder}/index"
     index = (ROOT / "book" / folder / "index.md").read_text(encoding="utf-8")
     title = tr.message(page, re.search(r"^# (.+)$", index, re.M).group(1).strip()).replace("\\.", ".")
-    render = lambda text, src=page: md.render(plain_myst(tr.block(src, text), ROOT / "book" / folder))  # noqa: E731
+    render = lambda text, src=page: md.render(plain_myst(tr.block(src, text), ROOT / "book" / folder, tr))  # noqa: E731
     slides = [f'<section><h2>{html.escape(title)}</h2><p class="sub">AIGC from Zero to Practice · AIGC 从入门到实战</p>'
               f'<p class="sub"><a href="../book/{folder}/index.html">{w["in_book"]}</a></p></section>']
     goals = section(index, "Learning objectives")
@@ -226,7 +233,7 @@ def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md:
     for latex, label, src, heading in eqs:
         where = tr.message(src, heading).replace("\\.", ".") if heading else ""
         sep = "：" if tr.language.startswith("zh") else ": "
-        head = w["formula"] + (sep + md.renderInline(plain_myst(where, ROOT / "book" / folder)) if where else "")
+        head = w["formula"] + (sep + md.renderInline(plain_myst(where, ROOT / "book" / folder, tr)) if where else "")
         slides.append(f"<section><h3>{head}</h3><div class='formula'>\\[{html.escape(latex)}\\]</div>"
                       f"<aside class='notes'>{w['from']} {src}.md" + (f" ({html.escape(label)})" if label else "")
                       + ".</aside></section>")

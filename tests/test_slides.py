@@ -49,6 +49,18 @@ def test_myst_roles_become_the_text_a_reader_sees():
     assert "`gan.train_dcgan`" in out and "{" not in out
 
 
+def test_the_chinese_decks_name_pages_by_their_chinese_titles():
+    """A {doc} role in a translated objective became the page's English title ("Common mistakes with GANs") in the
+    middle of a Chinese sentence; the title now comes from the named page's catalogue."""
+    zh = slides.Translator("zh_CN")
+    english = slides.doc_title("mistakes", ROOT / "book" / "ch02_gan")
+    chinese = slides.doc_title("mistakes", ROOT / "book" / "ch02_gan", zh)
+    assert english == "Common mistakes with GANs" and chinese != english and "错误" in chinese, chinese
+    assert chinese in slides.plain_myst("识别 {doc}`mistakes` 中的四个错误", ROOT / "book" / "ch02_gan", zh)
+    notebook = slides.doc_title("../notebooks/04_vae_estimators", ROOT / "book", zh)
+    assert notebook != slides.doc_title("../notebooks/04_vae_estimators", ROOT / "book") and zh.missed == 0
+
+
 def _notebook(path, sources, image=None):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(sources[0]), nbformat.v4.new_markdown_cell(sources[1])]
