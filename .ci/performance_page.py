@@ -764,7 +764,7 @@ def section_calibration(path: Path) -> list[str]:
             "the quick-mode thresholds that the notebooks assert; the last column says whether the worst run of "
             "each metric clears its threshold.", ""]
     order = {c: i for i, c in enumerate(CHECK_ORDER)}
-    rows = []
+    rows, specs = [], []  # specs: (runs, seeds, float paths) of each row, which its runs cell writes
     # unit-test calibrations (``unit-*``) back the test suite's thresholds, not the notebooks': not on the page
     for check in sorted((c for c in data if not c.startswith("unit-")), key=lambda c: (order.get(c, 99), c)):
         entry = data[check]
@@ -781,8 +781,8 @@ def section_calibration(path: Path) -> list[str]:
             if th is not None:
                 worst = min(values) if th.op.startswith(">") else max(values)
                 clears = "yes" if th.holds(worst) else "**no**"
-            rows.append([f"`{check}`", f"`{metric}`",
-                         f"{len(values)} ({seeds} seed{'s' if seeds != 1 else ''}; {settings})", fmt(min(values)),
+            specs.append((len(values), f"{seeds} seed{'s' if seeds != 1 else ''}", settings))
+            rows.append([f"`{check}`", f"`{metric}`", f"{specs[-1][0]} ({specs[-1][1]}; {specs[-1][2]})", fmt(min(values)),
                          fmt(statistics.fmean(values)), fmt(max(values)), f"{seconds:.1f}",
                          entry.get("torch", "?"), entry.get("date", "?"),
                          f"{SYMBOL.get(th.op, th.op)} {th.value:g}" if th is not None else "none",
@@ -792,10 +792,9 @@ def section_calibration(path: Path) -> list[str]:
         ["check", "metric", runs, "min", "mean", "max", "median seconds per run", torch, "date",
          "quick-mode threshold", "worst run clears it"], rows, [runs, torch])
     if same:  # said once above the table instead of in a column of identical cells
-        n, rest = str(same.get(runs, "")).partition(" ")[::2]  # "10 (5 seeds; avx2:2, native:1)"
-        seeds, _, paths = rest.strip("()").partition("; ")
+        n, seeds, settings = specs[0]  # the runs column is the same in every row when it was taken out
         out += [" ".join(filter(None, [
-            f"Each row summarises {n} runs ({seeds}; float path:threads {paths})." if runs in same else "",
+            f"Each row summarises {n} runs ({seeds}; float path:threads {settings})." if runs in same else "",
             f"All of them ran on torch {same[torch]}." if torch in same else ""])), ""]
     out += table(header, rows)
     return out
@@ -848,6 +847,9 @@ def render(results: Path, calibration: Path) -> str:
         elif "full" in modes:  # the mode would be a column of one word with a few exceptions: said once instead
             head += ["Every record is a full-mode run, except " + "; ".join(
                 f"{', '.join(names)} (mode: {mode})" for mode, names in modes.items() if mode != "full") + ".", ""]
+        else:
+            head += ["The records' modes: " + "; ".join(f"{mode}: {', '.join(names)}" for mode, names in modes.items())
+                     + ".", ""]
         head += table(["record", "bench", "device", "torch", "commit", "date", "GPU shared", "train / wall (s)"],
                       [[f"`{n}`", r.get("bench", "?"), r.get("device", "?"), r.get("torch", "?"),
                         f"`{r.get('commit', '?')}`", r.get("date", "?"), shared_gpu(n, r),
