@@ -18,8 +18,8 @@ and 1 for a supplemental task or one without a type (``TASK_TYPE_WEIGHTS``),
 
 rated once by people (``human_rating_*``) and once by GPT-4 (``dv_rating_*``).
 
-Modules of this package
------------------------
+The modules of this package:
+
 * :mod:`~aigc_lessons.careers.exposure`: the crosswalk O*NET-SOC -> OEWS codes, with every loss counted,
   the joined table (one row per OEWS occupation, employment counted once) and shares of employment;
 * :mod:`~aigc_lessons.careers.headline`: the headline shares, task shares, wages, major groups, extremes,
