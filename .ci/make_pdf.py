@@ -33,12 +33,31 @@ PRINT_CSS = """
 pre { white-space: pre-wrap !important; word-break: break-word; }
 img { max-width: 100% !important; page-break-inside: avoid; }
 h1 { page-break-before: always; }
+.bd-article { padding-left: 0 !important; padding-right: 0 !important; }  /* paper has its own margins */
 :root {  /* Chinese glyphs from the wheel's Noto fonts, whatever CJK fonts the system has (font_environment) */
   --pst-font-family-base: var(--pst-font-family-base-system), "Noto Sans CJK SC";
   --pst-font-family-heading: var(--pst-font-family-base-system), "Noto Sans CJK SC";
   --pst-font-family-monospace: var(--pst-font-family-monospace-system), "Noto Sans Mono CJK SC";
 }
 """
+
+
+# Paper cannot scroll: a table wider than the page (a notebook's data frame, a long table of the book) would be
+# cut at the paper's edge and lose its last columns. Each such table is scaled down to the width it has (CSS zoom,
+# which scales its layout too), to no less than half its size; returns the widths of those still too wide.
+FIT_TABLES_JS = """() => {
+    const SMALLEST = 0.5, over = t => t.getBoundingClientRect().width - t.parentElement.clientWidth;
+    for (const t of document.querySelectorAll('table')) {
+        let scale = 1;
+        for (let i = 0; i < 5 && over(t) > 1 && scale > SMALLEST; i++) {  // a table's borders do not scale: again
+            scale = Math.max(SMALLEST, scale * 0.995 * t.parentElement.clientWidth / t.getBoundingClientRect().width);
+            t.style.zoom = scale.toFixed(3);
+            t.dataset.printZoom = scale.toFixed(3);
+        }
+    }
+    return [...document.querySelectorAll('table')].filter(t => over(t) > 1)
+        .map(t => Math.round(t.getBoundingClientRect().width) + '/' + t.parentElement.clientWidth);
+}"""
 
 
 def start_page(folder: Path) -> str:
@@ -86,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             # site-fixes.js shrink the display equations that would be cut at the paper's edge
             page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
             page.evaluate("() => window.fitDisplayMath && window.fitDisplayMath()")
+            cut = page.evaluate(FIT_TABLES_JS)
+            scaled = page.evaluate("document.querySelectorAll('table[data-print-zoom]').length")
             page.pdf(path=str(out), format="A4", print_background=True, display_header_footer=True,
                      header_template="<span></span>",
                      footer_template='<div style="font-size:8px;width:100%;text-align:center;">'
@@ -101,13 +122,18 @@ def main(argv: list[str] | None = None) -> int:
     if raw:
         print(f"make pdf: {raw} pieces of raw LaTeX were left untypeset")
         return 1
+    if cut:
+        print(f"make pdf: {len(cut)} tables are wider than the page even at half size and lose columns "
+              f"(px: {cut[:5]})")
+        return 1
     data = out.read_bytes()
     if chinese and not re.search(rb"/FontName\s*/[A-Z]{6}\+Noto\w*CJK", data):
         print("make pdf: the book has Chinese text but no Chinese font went into the PDF (its characters would "
               "print as empty boxes); the pinned mplfonts wheel provides Noto Sans CJK (make venv)")
         return 1
     pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", data))
-    print(f"make pdf: wrote {out} ({pages} pages, {out.stat().st_size / 1e6:.1f} MB)")
+    print(f"make pdf: wrote {out} ({pages} pages, {out.stat().st_size / 1e6:.1f} MB; {scaled} wide tables scaled "
+          "to the page)")
     if pages < 50:
         print("make pdf: fewer than 50 pages: the single-page build is not the whole book")
         return 1
