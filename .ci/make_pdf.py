@@ -60,6 +60,23 @@ FIT_TABLES_JS = """() => {
 }"""
 
 
+# After those fits, anything that still reaches past the article's right edge is cut off on paper (an inline
+# formula, a long word, a figure): the elements, outermost first, with how far they reach (MathJax's hidden
+# copies of each formula for screen readers excepted).
+PAST_THE_EDGE_JS = """() => {
+    const article = document.querySelector('article.bd-article') || document.body;
+    const edge = article.getBoundingClientRect().right + 2, out = [];
+    for (const e of article.querySelectorAll('*')) {
+        const r = e.getBoundingClientRect();
+        if (!r.width || r.right <= edge || e.closest('mjx-assistive-mml')) continue;
+        if (out.some(o => o.e.contains(e))) continue;
+        out.push({e: e, text: e.tagName.toLowerCase() + ' +' + Math.round(r.right - edge) + 'px "'
+                  + (e.textContent || '').trim().slice(0, 40) + '"'});
+    }
+    return out.map(o => o.text);
+}"""
+
+
 def start_page(folder: Path) -> str:
     """The single page itself, at the top of the folder.
 
@@ -106,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
             page.evaluate("() => window.fitDisplayMath && window.fitDisplayMath()")
             cut = page.evaluate(FIT_TABLES_JS)
+            past = page.evaluate(PAST_THE_EDGE_JS)
             scaled = page.evaluate("document.querySelectorAll('table[data-print-zoom]').length")
             page.pdf(path=str(out), format="A4", print_background=True, display_header_footer=True,
                      header_template="<span></span>",
@@ -125,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     if cut:
         print(f"make pdf: {len(cut)} tables are wider than the page even at half size and lose columns "
               f"(px: {cut[:5]})")
+        return 1
+    if past:
+        print(f"make pdf: {len(past)} things reach past the page's right edge and would be cut off: {past[:5]}")
         return 1
     data = out.read_bytes()
     if chinese and not re.search(rb"/FontName\s*/[A-Z]{6}\+Noto\w*CJK", data):

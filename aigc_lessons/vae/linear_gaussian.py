@@ -97,8 +97,12 @@ class LinearGaussian:
         return self.log_likelihood(x, z) + log_standard_normal(z)
 
     def expected_log_likelihood(self, x: torch.Tensor, m: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
-        r""":math:`\mathbb E_{N(z;m,S)}[\log p(x|z)] = -\tfrac12\big[D\log 2\pi\sigma^2
-        + (\|x-b-Wm\|^2 + \mathrm{tr}(W^\top W S))/\sigma^2\big]`."""
+        r"""The expected log-likelihood under :math:`q(z|x) = N(m, S)`, in closed form:
+
+        .. math::
+            \mathbb E_{N(z;m,S)}[\log p(x|z)] = -\tfrac12\big[D\log 2\pi\sigma^2
+            + (\|x-b-Wm\|^2 + \mathrm{tr}(W^\top W S))/\sigma^2\big].
+        """
         x = self._check_x(x)
         resid = ((x - self.b - m @ self.W.T) ** 2).sum(-1)
         trace = (self.W.T @ self.W * S).sum((-2, -1))
