@@ -39,7 +39,7 @@ def breakable_math(tex: str, longer_than: int = 30) -> str:
         return f"${tex}$"
     pieces, depth, start = [], 0, 0
     for i, ch in enumerate(tex):
-        depth += ch in "{([" and 1 or ch in "})]" and -1 or 0
+        depth += (ch in "{([") - (ch in "})]")
         if ch in "=+" and depth == 0 and i > start and tex[i - 1] not in "<>!\\":
             pieces.append(tex[start:i].strip())
             start = i

@@ -44,7 +44,8 @@ h1 { page-break-before: always; }
 
 # Paper cannot scroll: a table wider than the page (a notebook's data frame, a long table of the book) would be
 # cut at the paper's edge and lose its last columns. Each such table is scaled down to the width it has (CSS zoom,
-# which scales its layout too), to no less than half its size; returns the widths of those still too wide.
+# which scales its layout too), to no less than half its size; returns how many were scaled and the widths of
+# those still too wide.
 FIT_TABLES_JS = """() => {
     const SMALLEST = 0.5, over = t => t.getBoundingClientRect().width - t.parentElement.clientWidth;
     for (const t of document.querySelectorAll('table')) {
@@ -55,8 +56,10 @@ FIT_TABLES_JS = """() => {
             t.dataset.printZoom = scale.toFixed(3);
         }
     }
-    return [...document.querySelectorAll('table')].filter(t => over(t) > 1)
-        .map(t => Math.round(t.getBoundingClientRect().width) + '/' + t.parentElement.clientWidth);
+    const tables = [...document.querySelectorAll('table')];
+    return {scaled: tables.filter(t => t.dataset.printZoom).length,
+            cut: tables.filter(t => over(t) > 1)
+                       .map(t => Math.round(t.getBoundingClientRect().width) + '/' + t.parentElement.clientWidth)};
 }"""
 
 
@@ -122,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             # site-fixes.js shrink the display equations that would be cut at the paper's edge
             page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
             page.evaluate("() => window.fitDisplayMath && window.fitDisplayMath()")
-            cut = page.evaluate(FIT_TABLES_JS)
+            fitted = page.evaluate(FIT_TABLES_JS)
+            cut, scaled = fitted["cut"], fitted["scaled"]
             past = page.evaluate(PAST_THE_EDGE_JS)
-            scaled = page.evaluate("document.querySelectorAll('table[data-print-zoom]').length")
             page.pdf(path=str(out), format="A4", print_background=True, display_header_footer=True,
                      header_template="<span></span>",
                      footer_template='<div style="font-size:8px;width:100%;text-align:center;">'

@@ -72,6 +72,11 @@ class Translator:
             self.catalogues[page] = reviewed(page)
         return self.catalogues[page]
 
+    def heading(self, page: str, text: str) -> str:
+        """A title or heading through the catalogue, without the escape that keeps a translated "2\\." from
+        starting a numbered list."""
+        return self.message(page, text).replace("\\.", ".")
+
     def message(self, page: str, text: str) -> str:
         if self.language == "en" or not text.strip():
             return text
@@ -118,7 +123,7 @@ def doc_title(target: str, base: Path, tr: "Translator | None" = None) -> str:
         return path.name.replace("_", " ")
     if tr is None or tr.language == "en":
         return title
-    return tr.message(path.relative_to(ROOT).as_posix(), title).replace("\\.", ".")
+    return tr.heading(path.relative_to(ROOT).as_posix(), title)
 
 
 def _role(match: re.Match, base: Path, tr: "Translator | None" = None) -> str:
@@ -221,7 +226,7 @@ def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md:
     w = WORDS[tr.language]
     page = f"book/{folder}/index"
     index = (ROOT / "book" / folder / "index.md").read_text(encoding="utf-8")
-    title = tr.message(page, re.search(r"^# (.+)$", index, re.M).group(1).strip()).replace("\\.", ".")
+    title = tr.heading(page, re.search(r"^# (.+)$", index, re.M).group(1).strip())
     render = lambda text, src=page: md.render(plain_myst(tr.block(src, text), ROOT / "book" / folder, tr))  # noqa: E731
     slides = [f'<section><h2>{html.escape(title)}</h2><p class="sub">AIGC from Zero to Practice · AIGC 从入门到实战</p>'
               f'<p class="sub"><a href="../book/{folder}/index.html">{w["in_book"]}</a></p></section>']
@@ -231,7 +236,7 @@ def deck(folder: str, pages: list[str], notebooks: list[str], img_dir: Path, md:
                       f"{folder}/index.md.</aside></section>")
     eqs = formulas(pages)
     for latex, label, src, heading in eqs:
-        where = tr.message(src, heading).replace("\\.", ".") if heading else ""
+        where = tr.heading(src, heading) if heading else ""
         sep = "：" if tr.language.startswith("zh") else ": "
         head = w["formula"] + (sep + md.renderInline(plain_myst(where, ROOT / "book" / folder, tr)) if where else "")
         slides.append(f"<section><h3>{head}</h3><div class='formula'>\\[{html.escape(latex)}\\]</div>"

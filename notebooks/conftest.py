@@ -9,6 +9,7 @@ outputs included, to ``_build/executed/notebooks/`` (same sub-folders). ``.ci/sl
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -54,8 +55,6 @@ def pytest_terminal_summary(terminalreporter):
     compare their machine with the book's two-core reference."""
     if not _seconds:
         return
-    import os
-
     write = terminalreporter.write_line
     write(f"notebook run times ({os.environ.get('AIGC_MODE', 'auto')} mode, {os.cpu_count()} CPUs here; the chapters "
           f"promise about {QUICK_MINUTES} minutes or less per notebook on two CPU cores in quick mode):")

@@ -50,6 +50,11 @@ RECORD_KEYS = {"majority class": "majority", "frozen MiniLM + logistic regressio
                "fine-tuned MiniLM": "finetuned"}
 
 
+def _record_key(row: str) -> str:
+    """The benchmark record's short name of a score table row (:data:`RECORD_KEYS`; any other row is GPT-4's)."""
+    return RECORD_KEYS.get(row, "gpt4_vs_human")
+
+
 def leads(scores: Mapping[str, float]) -> dict[str, float]:
     """The fine-tuned model's lead over the majority class (accuracy, macro-F1) and over the frozen baseline
     (macro-F1, kappa), from scores named ``"<model>.<metric>"`` (a report's :meth:`FinetuneReport.scores` or a
@@ -152,7 +157,7 @@ class FinetuneReport:
     def scores(self) -> dict[str, float]:
         """The score table as ``{"<model>.<metric>": value}``, the models named by :data:`RECORD_KEYS`
         (the layout of the benchmark record's metrics)."""
-        return {f"{RECORD_KEYS.get(row, 'gpt4_vs_human')}.{col}": float(self.metrics.loc[row, col])
+        return {f"{_record_key(row)}.{col}": float(self.metrics.loc[row, col])
                 for row in self.metrics.index for col in self.metrics.columns}
 
     def differences(self) -> pd.DataFrame:
@@ -222,7 +227,7 @@ def bench_finetune(mode: str, device: torch.device, seed: int | None = None) -> 
     metrics: dict[str, object] = dict(report.scores())
     for other, by_metric in report.intervals.items():  # e.g. finetuned_minus_logreg.kappa_ci95: [low, high]
         for col, (low, high) in by_metric.items():
-            metrics[f"finetuned_minus_{RECORD_KEYS.get(other, 'gpt4_vs_human')}.{col}_ci95"] = [low, high]
+            metrics[f"finetuned_minus_{_record_key(other)}.{col}_ci95"] = [low, high]
     metrics["steps"] = report.steps
     metrics["n_train"] = report.n_train
     metrics["n_test"] = report.n_test
