@@ -282,7 +282,7 @@ RAW_LATEX_JS = """const main = document.querySelector('main') || document.body;
 # Readability of what MathJax and mermaid drew: display equations wider than their column after site-fixes.js
 # shrank them, and diagram labels drawn smaller than 10 px (a wide diagram scaled down to the column); the book's
 # tables wider than the article (cut at its edge: a reader must scroll the table sideways to see its last
-# columns; a notebook's printed data frame scrolls in its output cell and is not counted); and ids that the page
+# columns), a notebook's printed data frame included (compared with its output cell); and ids that the page
 # uses twice.
 DRAWN_JS = """() => {
     const fitted = document.documentElement.dataset.mathFitted === '1';  // a book page (slides fit their own)
@@ -295,9 +295,10 @@ DRAWN_JS = """() => {
         return parseFloat(getComputedStyle(label).fontSize) * svg.getBoundingClientRect().width / box.width;
     }).filter(size => size !== null && size < 10).map(size => size.toFixed(1));
     const article = document.querySelector('article.bd-article');
-    const tables = [...document.querySelectorAll(article ? 'article.bd-article table' : 'none')]
-        .filter(t => !t.closest('.cell_output, .output') && t.offsetWidth > t.parentElement.clientWidth + 1)
-        .map(t => t.offsetWidth + '/' + t.parentElement.clientWidth);
+    const tables = [...document.querySelectorAll(article ? 'article.bd-article table' : 'none')].map(t => {
+        const box = t.closest('.cell_output .output, .cell_output') || t.parentElement;  // a data frame: its cell
+        return [t.offsetWidth, box.clientWidth];
+    }).filter(([table, box]) => table > box + 1).map(([table, box]) => table + '/' + box);
     const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
     const seen = new Set(), twice = new Set();
     ids.forEach(id => (seen.has(id) ? twice : seen).add(id));

@@ -33,7 +33,7 @@ from .theory import (MLP, P_DATA_1D, P_G_1D, Disc1DConfig, Disc1DResult, Gaussia
 from .toy2d import (METHODS_2D, Gan2DConfig, Gan2DResult, Method2D, Mixture2D, build_gan_2d, discriminator_step,
                     generator_step, get_mixture, grid_mixture, ring_mixture, train_gan_2d)
 from .study2d import (TARGETS_2D, Study2DConfig, Study2DResult, bench_2d, compare_methods_2d, plot_snapshots_2d,
-                      record_runs, selection_score, table_row, train_many_2d)
+                      readable_table, record_runs, selection_score, table_row, train_many_2d)
 from .dcgan import (DCDiscriminator, DCGANConfig, DCGANResult, DCGenerator, ShapeMismatchError, bench_mnist,
                     check_shapes, default_checkpoint_path, generate_images, to_unit, train_and_score, train_dcgan)
 from .mistakes import (MAX_OVER_BOTH_PLAYERS, mistake_d_as_density, mistake_detached_fake,
@@ -49,7 +49,7 @@ __all__ = [
     "Mixture2D", "ring_mixture", "grid_mixture", "get_mixture", "Method2D", "METHODS_2D", "Gan2DConfig",
     "Gan2DResult", "discriminator_step", "generator_step", "build_gan_2d", "train_gan_2d",
     # study2d
-    "Study2DConfig", "Study2DResult", "TARGETS_2D", "selection_score", "table_row", "record_runs", "train_many_2d",
+    "Study2DConfig", "Study2DResult", "TARGETS_2D", "selection_score", "table_row", "readable_table", "record_runs", "train_many_2d",
     "compare_methods_2d", "plot_snapshots_2d", "bench_2d",
     # dcgan
     "ShapeMismatchError", "DCGenerator", "DCDiscriminator", "check_shapes", "to_unit", "DCGANConfig",

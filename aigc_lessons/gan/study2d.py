@@ -18,7 +18,7 @@ import torch
 from .. import metrics, runtime
 from .toy2d import METHODS_2D, Gan2DConfig, Gan2DResult, get_mixture, train_gan_2d
 
-__all__ = ["Study2DConfig", "Study2DResult", "TARGETS_2D", "selection_score", "table_row", "record_runs", "train_many_2d", "compare_methods_2d",
+__all__ = ["Study2DConfig", "Study2DResult", "TARGETS_2D", "selection_score", "table_row", "readable_table", "record_runs", "train_many_2d", "compare_methods_2d",
            "plot_snapshots_2d", "bench_2d"]
 
 
@@ -131,6 +131,36 @@ def table_row(mixture: str, method: str, steps: int | None, modes: list[int], hi
             "per_seed_modes": cov["per_seed_modes"], "per_seed_hq": cov["per_seed_hq"],
             "spread_mean": cov.get("spread_mean"), "per_seed_spread": cov.get("per_seed_spread"),
             "seeds_on_target": int(sum(m >= n_modes and q >= share for m, q in zip(modes, high_quality)))}
+
+
+def readable_table(table):
+    """The comparison table as a reader sees it, indexed by mixture and method, narrow enough for a page.
+
+    ``table`` has the columns of :func:`table_row` (and optionally ``chosen``, which marks the method by
+    name). Modes read ``mean ± std / n_modes`` and the high-quality share ``mean% ± std`` (the standard
+    deviations over seeds; without them for one seed), the values of every seed are joined in one cell
+    (left out when every row has one seed, where they repeat the mean), the mode width is the mean over
+    seeds, and ``on target`` counts the seeds that reach :data:`TARGETS_2D` out of the seeds run.
+    """
+    import pandas as pd
+
+    several = int(table["seeds"].max()) > 1
+    rows = []
+    for _, r in table.iterrows():
+        one = int(r.seeds) == 1
+        row = {"mixture": r.mixture, "method": r.method + (" (chosen)" if r.get("chosen", False) else ""),
+               "steps": "?" if r.steps is None or r.steps != r.steps else f"{int(r.steps):,}",
+               "modes": (f"{r.modes_mean:.0f}" if one else f"{r.modes_mean:.1f} ± {r.modes_std:.1f}")
+               + f" / {int(r.n_modes)}",
+               "high quality": f"{100 * r.hq_mean:.1f}%" + ("" if one else f" ± {100 * r.hq_std:.1f}")}
+        if several:
+            row["modes per seed"] = ", ".join(str(int(m)) for m in r.per_seed_modes)
+            row["high quality per seed (%)"] = ", ".join(f"{100 * q:.1f}" for q in r.per_seed_hq)
+        width = r.get("spread_mean")
+        row["mode width"] = "–" if width is None or width != width else f"{width:.2f}"
+        row["on target"] = f"{int(r.seeds_on_target)} of {int(r.seeds)}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["mixture", "method"])
 
 
 def _table_row(mixture: str, method: str, runs: list[Gan2DResult], best: str) -> dict[str, object]:

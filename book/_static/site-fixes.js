@@ -58,17 +58,20 @@ document.addEventListener("DOMContentLoaded", function () {
 // Code in a table (file names, metric and function names, versions): a column is at least as wide as its
 // longest unbreakable word, and a few such words pushed tables of the book past the article's right edge. Allow
 // a line break after "_", "-", "/" and "." and between the words of a CamelCase name inside such code (a <wbr>,
-// which copies as nothing), so a name wraps at its joints only when the column is too narrow for it; the table
-// marks itself (data-code-breaks).
+// which copies as nothing), so a name wraps at its joints only when the column is too narrow for it. A
+// notebook's printed data frame gets the same in its headers (column and row names such as human_rating_alpha),
+// after "_" and "/" and between CamelCase words only, so that its numbers never break. The table marks itself
+// (data-code-breaks).
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("article table").forEach(function (table) {
-    if (table.closest(".cell_output, .output")) return;  // a notebook's printed table scrolls in its output cell
-    table.querySelectorAll("code").forEach(function (code) {
-      var walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    var printed = table.closest(".cell_output, .output") !== null;
+    table.querySelectorAll(printed ? "th" : "code").forEach(function (holder) {
+      var walker = document.createTreeWalker(holder, NodeFilter.SHOW_TEXT);
       var texts = [];
       while (walker.nextNode()) texts.push(walker.currentNode);
       texts.forEach(function (text) {
-        var parts = text.data.split(/(?<=[_\-\/.])(?=.)|(?<=[a-z])(?=[A-Z])/);
+        var joints = printed ? /(?<=[_\/])(?=.)|(?<=[a-z])(?=[A-Z])/ : /(?<=[_\-\/.])(?=.)|(?<=[a-z])(?=[A-Z])/;
+        var parts = text.data.split(joints);
         if (parts.length < 2) return;
         var piece = document.createDocumentFragment();
         parts.forEach(function (part, i) {

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aigc_lessons import gan, metrics
-from aigc_lessons.gan import record_runs, table_row
+from aigc_lessons.gan import readable_table, record_runs, table_row
 
 
 def _params(module):
@@ -129,6 +129,26 @@ def test_table_row_counts_seeds_on_target_and_treats_a_missing_width_as_missing(
     old = table_row("grid", "m", None, [25, 25], [0.98, 0.99], [None, None])
     assert old["seeds_on_target"] == 2 and old["spread_mean"] is None and old["per_seed_spread"] == [None, None]
     assert table_row("grid", "m", None, [25], [0.98])["spread_mean"] is None
+
+
+def test_readable_table_says_each_quantity_once_and_keeps_every_seed():
+    """The table a notebook shows: indexed by mixture and method, modes as mean ± std / n and the share in
+    percent; every seed's value beside them when a row has several seeds (left out for one seed, where they
+    repeat the mean); the chosen method marked; a missing width a dash, a missing step count '?'."""
+    import pandas as pd
+
+    rows = pd.DataFrame([{"chosen": True, **table_row("ring", "r1_ema", 4000, [8, 6], [0.99, 0.955], [0.4, 0.5])},
+                         {"chosen": False, **table_row("grid", "pacgan", None, [25, 24], [0.98, 0.97], [None, None])}])
+    shown = readable_table(rows)
+    assert list(shown.index) == [("ring", "r1_ema (chosen)"), ("grid", "pacgan")]
+    ring, grid = shown.iloc[0], shown.iloc[1]
+    assert ring["modes"] == "7.0 ± 1.4 / 8" and ring["high quality"] == "97.2% ± 2.5"
+    assert ring["modes per seed"] == "8, 6" and ring["high quality per seed (%)"] == "99.0, 95.5"
+    assert ring["steps"] == "4,000" and ring["mode width"] == "0.45" and ring["on target"] == "1 of 2"
+    assert grid["steps"] == "?" and grid["mode width"] == "–" and grid["on target"] == "1 of 2"
+    one = readable_table(pd.DataFrame([table_row("ring", "saturating", 800, [8], [0.75], [0.8])]))
+    assert "modes per seed" not in one.columns and one.iloc[0]["modes"] == "8 / 8"
+    assert one.iloc[0]["high quality"] == "75.0%" and one.iloc[0]["on target"] == "0 of 1"
 
 
 def test_record_runs_reads_both_record_layouts_alike():
