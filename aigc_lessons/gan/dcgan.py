@@ -34,7 +34,8 @@ class ShapeMismatchError(ValueError):
 
 
 def _init_dcgan_weights(module: nn.Module) -> None:
-    """Radford et al. (2016): convolution and linear weights ~ N(0, 0.02²); batch-norm scale ~ N(1, 0.02²)."""
+    """Convolution and linear weights ~ N(0, 0.02²), as in Radford et al. (2016); batch-norm scale ~ N(1, 0.02²)
+    and shift 0, as common DCGAN implementations do (the paper states only the weights' distribution)."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
