@@ -33,6 +33,24 @@ def test_mistake_b_seven_by_seven_generator():
     assert report.fixed["check_shapes"] == (1, 28, 28)
 
 
+def test_stride_one_upsampling_is_as_wrong_as_none():
+    """The mistakes page: with stride 1 in the two upsampling layers (kernel 4, padding 1) each adds one pixel,
+    7 -> 8 -> 9, and the discriminator's linear layer gets 2c*2*2 features where it expects 2c*7*7."""
+    c = 8
+    G, D = gan.DCGenerator(16, c), gan.DCDiscriminator(c)
+    ups = [m for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert len(ups) == 2
+    for m in ups:
+        m.stride = (1, 1)
+    with torch.no_grad():
+        out = G(torch.randn(4, 16))
+        assert tuple(out.shape) == (4, 1, 9, 9)
+        features = D.net[:-1](out)  # everything before the final linear layer
+    assert features.shape[1] == 2 * c * 2 * 2 and D.net[-1].in_features == 2 * c * 7 * 7
+    with pytest.raises(gan.ShapeMismatchError, match=r"\(1, 9, 9\)"):
+        gan.check_shapes(G, D, 16)
+
+
 @pytest.fixture(scope="module")
 def unit_max_max():
     """300 steps with each objective: the calibrated ``unit-gan-max-max`` run at seed 0."""
