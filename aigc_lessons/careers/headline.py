@@ -311,6 +311,14 @@ class Agreement:
     confusion: pd.DataFrame
     occupation_corr: dict[str, float]
 
+    def disagreement_shares(self) -> dict[str, float]:
+        """How the disagreements split between the pairs of labels: ``"E0-E1"``, ``"E0-E2"``, ``"E1-E2"`` ->
+        the share of all tasks the raters label differently that carry that pair (in either order)."""
+        c = self.confusion
+        off = float(c.to_numpy().sum() - np.trace(c.to_numpy()))
+        return {f"{a}-{b}": float(c.loc[a, b] + c.loc[b, a]) / off
+                for i, a in enumerate(c.index) for b in list(c.index)[i + 1:]}
+
 
 def label_agreement(data: Occupations, task_index: Iterable | None = None) -> Agreement:
     """Agreement between the human and GPT-4 labels (all tasks, or the rows in ``task_index``)."""

@@ -132,6 +132,12 @@ def test_label_agreement_on_all_tasks(data, raw):
     assert a.confusion.to_numpy().sum() == a.n_tasks
     assert a.confusion.loc["E1", "E2"] == sum(h == "E1" and g == "E2" for h, g in zip(human, gpt4))
     assert 0.3 < a.kappa < a.kappa_binary < 0.8  # moderate agreement, better on exposed-or-not
+    # the disagreements by pair, counted from the raw rows in either order
+    differ = [frozenset((h, g)) for h, g in zip(human, gpt4) if h != g]
+    split = a.disagreement_shares()
+    assert set(split) == {"E0-E1", "E0-E2", "E1-E2"} and sum(split.values()) == pytest.approx(1.0)
+    for pair, share in split.items():
+        assert share == pytest.approx(differ.count(frozenset(pair.split("-"))) / len(differ), abs=1e-12)
 
 
 def test_occupation_file_is_the_core_weighted_mean_of_the_task_labels(data):

@@ -23,6 +23,7 @@ def computed(data, joined):
     total = careers.headline_grid(joined, "total").set_index(["rater", "measure"])
     tasks = careers.task_shares(data).set_index("rater")
     agree = careers.label_agreement(data)
+    split = agree.disagreement_shares()
     wage_h = careers.wage_exposure(joined.table, "human", "beta")
     wage_g = careers.wage_exposure(joined.table, "gpt4", "beta")
     s = joined.crosswalk.summary
@@ -46,6 +47,8 @@ def computed(data, joined):
         "agreement": f"{agree.rate:.1%} of the time",
         "kappa": f"= {agree.kappa:.3f}",
         "binary agreement": f"{agree.rate_binary:.1%} ($\\kappa = {agree.kappa_binary:.3f}$)",
+        "disagreement split": f"{pct(split['E1-E2'])} lie between E1 and E2, {pct(split['E0-E2'])} between E0 and E2 "
+                              f"(mostly E2 from GPT-4 where people said E0) and {pct(split['E0-E1'])} between E0 and E1",
         "wage corr": f"is {wage_h.corr_log_wage:.2f} with human ratings and {wage_g.corr_log_wage:.2f} with GPT-4's",
         "plain loss points": f"{(s['employment_matched_share'] - inner_join.symptom['employment_share']) * 100:.1f} points",
     }
