@@ -150,6 +150,11 @@ def test_padding_mask_never_attends_to_padding(kernel):
     x2[0, 5:] = 100.0  # garbage in the padding slots
     y2, _ = mha(x2, key_mask=keep)
     torch.testing.assert_close(y2[0, :5], y[0, :5], atol=1e-5, rtol=0)
+    # without the mask the garbage does reach the real outputs: the test above can fail
+    with torch.no_grad():
+        y3, _ = mha(x)
+        y4, _ = mha(x2)
+    assert float((y4[0, :5] - y3[0, :5]).abs().max()) > 1e-2
     # the unpadded sequence alone gives the same outputs as inside the padded batch
     alone, _ = mha(x[:1, :5])
     torch.testing.assert_close(y[0, :5], alone[0], atol=1e-5, rtol=0)

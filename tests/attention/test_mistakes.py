@@ -18,3 +18,28 @@ def test_mistake_padding_polarity_symptom_and_fix():
     assert r.symptom["pad_mass"] > 0.99 and r.symptom["padding_sensitivity"] > 1.0   # symptom
     assert r.fixed["pad_mass"] == 0.0 and r.fixed["padding_sensitivity"] < 1e-6      # fix
     assert r.details["weights"]["right"].shape == (2, 12, 12)
+
+
+def test_a_gpt_at_initialisation_cannot_show_a_missing_scale():
+    """The mistakes page: checking a GPT's logit variance at initialisation does not reveal the missing 1/sqrt(d_k).
+
+    With GPT-2's initialisation (weights N(0, 0.02^2), as lm.GPT has) the query and key entries have variance
+    about d * 0.02^2, far below 1, so at the full-mode size (d = 384, d_k = 64) the unscaled logits have a
+    variance near 1 (1.48 measured) and the scaled ones near 0.02: a 'near 1' check would pass the mistake and
+    flag the correct model. With unit-variance queries and keys the check works (the test above)."""
+    import torch
+
+    from aigc_lessons import lm
+
+    torch.manual_seed(0)
+    cfg = lm.GPTConfig.for_mode("full", vocab_size=65)
+    model, d_k = lm.GPT(cfg), cfg.n_embd // cfg.n_head
+    idx = torch.randint(0, 65, (4, cfg.block_size))
+    with torch.no_grad():
+        h = model.tok_emb(idx) + model.pos_emb(torch.arange(cfg.block_size))
+        block = model.blocks[0]
+        q, k, _ = block.attn.qkv(block.ln1(h)).split(cfg.n_embd, dim=-1)
+        q, k = (t.view(4, -1, cfg.n_head, d_k).transpose(1, 2) for t in (q, k))
+        raw = (q @ k.transpose(-1, -2)).var().item()
+    assert d_k == 64 and 0.5 < raw < 3.0           # unscaled: near 1, not near d_k
+    assert raw / d_k < 0.1                          # scaled: far below 1
