@@ -149,7 +149,7 @@ def readable_table(table):
     for _, r in table.iterrows():
         one = int(r.seeds) == 1
         row = {"mixture": r.mixture, "method": r.method + (" (chosen)" if r.get("chosen", False) else ""),
-               "steps": "?" if r.steps is None or r.steps != r.steps else f"{int(r.steps):,}",
+               "steps": "?" if pd.isna(r.steps) else f"{int(r.steps):,}",
                "modes": (f"{r.modes_mean:.0f}" if one else f"{r.modes_mean:.1f} ± {r.modes_std:.1f}")
                + f" / {int(r.n_modes)}",
                "high quality": f"{100 * r.hq_mean:.1f}%" + ("" if one else f" ± {100 * r.hq_std:.1f}")}
@@ -157,7 +157,7 @@ def readable_table(table):
             row["modes per seed"] = ", ".join(str(int(m)) for m in r.per_seed_modes)
             row["high quality per seed (%)"] = ", ".join(f"{100 * q:.1f}" for q in r.per_seed_hq)
         width = r.get("spread_mean")
-        row["mode width"] = "–" if width is None or width != width else f"{width:.2f}"
+        row["mode width"] = "–" if pd.isna(width) else f"{width:.2f}"
         row["on target"] = f"{int(r.seeds_on_target)} of {int(r.seeds)}"
         rows.append(row)
     return pd.DataFrame(rows).set_index(["mixture", "method"])

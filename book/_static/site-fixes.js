@@ -65,12 +65,12 @@ document.addEventListener("DOMContentLoaded", function () {
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("article table").forEach(function (table) {
     var printed = table.closest(".cell_output, .output") !== null;
+    var joints = printed ? /(?<=[_\/])(?=.)|(?<=[a-z])(?=[A-Z])/ : /(?<=[_\-\/.])(?=.)|(?<=[a-z])(?=[A-Z])/;
     table.querySelectorAll(printed ? "th" : "code").forEach(function (holder) {
       var walker = document.createTreeWalker(holder, NodeFilter.SHOW_TEXT);
       var texts = [];
       while (walker.nextNode()) texts.push(walker.currentNode);
       texts.forEach(function (text) {
-        var joints = printed ? /(?<=[_\/])(?=.)|(?<=[a-z])(?=[A-Z])/ : /(?<=[_\-\/.])(?=.)|(?<=[a-z])(?=[A-Z])/;
         var parts = text.data.split(joints);
         if (parts.length < 2) return;
         var piece = document.createDocumentFragment();

@@ -39,7 +39,7 @@ def test_a_gpt_at_initialisation_cannot_show_a_missing_scale():
         h = model.tok_emb(idx) + model.pos_emb(torch.arange(cfg.block_size))
         block = model.blocks[0]
         q, k, _ = block.attn.qkv(block.ln1(h)).split(cfg.n_embd, dim=-1)
-        q, k = (t.view(4, -1, cfg.n_head, d_k).transpose(1, 2) for t in (q, k))
+        q, k = block.attn._heads(q), block.attn._heads(k)  # (B, H, T, d_k), as the layer splits them
         raw = (q @ k.transpose(-1, -2)).var().item()
     assert d_k == 64 and 0.5 < raw < 3.0           # unscaled: near 1, not near d_k
     assert raw / d_k < 0.1                          # scaled: far below 1
