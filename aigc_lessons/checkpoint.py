@@ -21,7 +21,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
 import random
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -60,9 +62,7 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str | None = None,
     try:
         state = torch.load(target, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - corrupt, truncated or unsafe: the same advice
-        reason = "it holds objects other than tensors and plain values" if "eights only" in str(exc) \
-            else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        raise CheckpointError(f"Checkpoint {target} cannot be loaded safely ({reason}); "
+        raise CheckpointError(f"Checkpoint {target} cannot be loaded safely ({_load_failure(exc)}); "
                               "delete it to start afresh.") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"Checkpoint {target} does not hold a dict; delete it to start afresh.")
@@ -70,6 +70,27 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str | None = None,
         raise CheckpointError(f"Checkpoint {target} is of kind {state.get('kind')!r}, expected {kind!r}; "
                               "use another checkpoint path or delete it.")
     return state
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in one clause for the error message.
+
+    torch words three cases differently: a pickled object outside the allowed types ("Unsupported
+    global: GLOBAL module.name", or "unsupported GLOBAL module.name" for a blocked module such as
+    ``posix``), bytes that are not a pickle at all ("Unsupported operand"), and a zip archive cut short
+    ("PytorchStreamReader failed ..."). An empty file ends in ``EOFError``.
+    """
+    text = str(exc)
+    unsafe = re.search(r"[Uu]nsupported (?:global: )?GLOBAL (\S+)", text)
+    if unsafe:
+        return f"it holds {unsafe.group(1)}, which is neither a tensor nor a plain value"
+    if isinstance(exc, EOFError) or not text.strip():
+        return "it is empty or cut short"
+    if "PytorchStreamReader" in text:
+        return f"it is truncated or damaged: {text.split('. ')[0].strip()}"
+    if "Unsupported operand" in text or isinstance(exc, pickle.UnpicklingError):
+        return "it is not a file written by torch.save, or it is damaged"
+    return f"{type(exc).__name__}: {text.strip().splitlines()[0]}"
 
 
 # ------------------------------------------------------------------------------- random-number state

@@ -33,7 +33,19 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path):
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     path = tmp_path / "ckpt.pt"
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(checkpoint.CheckpointError, match="delete it"):
+    with pytest.raises(checkpoint.CheckpointError, match="not a file written by torch.save.*delete it") as err:
+        checkpoint.load_checkpoint(path)
+    assert str(path) in str(err.value) and "tensor nor a plain value" not in str(err.value)
+
+
+@pytest.mark.parametrize("damage, reason", [("truncate", "truncated or damaged: PytorchStreamReader"),
+                                            ("empty", "empty or cut short")])
+def test_damaged_checkpoint_names_the_damage(tmp_path, damage, reason):
+    path = tmp_path / "ckpt.pt"
+    checkpoint.save_checkpoint({"kind": "x", "w": torch.ones(1000)}, path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"")
+    with pytest.raises(checkpoint.CheckpointError, match=reason):
         checkpoint.load_checkpoint(path)
 
 
@@ -84,7 +96,8 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
 
     path = tmp_path / "shared_workshop_ckpt.pt"
     torch.save({"kind": "gan", "payload": Payload()}, path)
-    with pytest.raises(checkpoint.CheckpointError, match="cannot be loaded safely") as err:
+    with pytest.raises(checkpoint.CheckpointError, match=r"cannot be loaded safely \(it holds \S*mkdir, which is "
+                       "neither a tensor nor a plain value") as err:
         checkpoint.load_checkpoint(path, kind="gan")
     assert str(path) in str(err.value)
     assert not marker.exists(), "loading a checkpoint must never run code stored in it"
