@@ -30,7 +30,7 @@ help:
 	@echo "make site-test - the built site in headless Chromium, offline (make test runs it on the check build)"
 	@echo "make mutants   - mutation testing of the math modules (slow; not part of make test)"
 	@echo "make calibrate - re-measure the quick-mode thresholds over seeds and floating-point paths (slow)"
-	@echo "make pdf    - the whole book as one PDF (_build/pdf/), for handouts; needs Chromium"
+	@echo "make pdf    - the book as one PDF per edition, English and Chinese (_build/pdf/), for handouts; needs Chromium"
 	@echo "make slides - one slide deck per chapter (_build/html/slides/), offline; make book builds them too"
 	@echo "make i18n   - update the Chinese edition's message catalogues (book/locale/zh_CN) from the English sources"
 	@echo "make clean  - remove _build (keeps .venv and the data cache)"

@@ -4,7 +4,8 @@ Every file is found in this order:
 
 1. ``$AIGC_DATA_MIRROR`` (an offline copy laid out like the upstream folders, e.g. a workshop USB
    stick or the course's ``shared/data-mirror``), used in place;
-2. the cache ``$AIGC_DATA_DIR`` (default ``~/.cache/aigc_lessons``), where downloads are kept;
+2. the cache ``$AIGC_DATA_DIR`` (default ``$XDG_CACHE_HOME/aigc_lessons``, or ``~/.cache/aigc_lessons`` when
+   ``XDG_CACHE_HOME`` is not set), where downloads are kept;
 3. the upstream URL, downloaded with a progress bar into the cache.
 
 Each file is verified by SHA-256 before use. MNIST and the Tang poems are gzip files whose compressed

@@ -7,8 +7,8 @@ ever downloaded from a model hub. Chapter 4 opens it up layer by layer; chapter 
 embeddings to search jobs and as the starting point of a fine-tuned classifier.
 
 A machine that cannot install the package (a lent GPU machine whose transfer limit is below the
-package's 91 MB) can use a half-precision copy instead: ``python -m aigc_lessons.pretrained export
-DIR`` writes the weights in float16 with the tokenizer (about 46 MB), and ``AIGC_MINILM_DIR=DIR`` makes
+package's 87 MiB) can use a half-precision copy instead: ``python -m aigc_lessons.pretrained export
+DIR`` writes the weights in float16 with the tokenizer (about 44 MiB), and ``AIGC_MINILM_DIR=DIR`` makes
 :func:`load_minilm` read that folder. The model always computes in float32 (a copy is upcast on
 loading): rounding its weights to float16 moves a sentence embedding by a cosine distance below 1e-5
 (``tests/test_pretrained.py``).

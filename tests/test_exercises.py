@@ -69,3 +69,35 @@ def test_notebooks_and_pages_are_written_from_the_registry():
     out = subprocess.run([sys.executable, str(REPO / ".ci" / "exercise_pages.py"), "--check"], capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_a_schedule_computed_in_float32_is_named_as_such():
+    """Exercise 6.1 asks for float64. An answer computed in float32 and converted to float64 afterwards passes
+    the dtype check and misses the reference by about 1e-8; the message says float32, not "uneven spacing"."""
+    import torch
+
+    def betas_in_float32(T, beta_start, beta_end):
+        betas = torch.cat([torch.zeros(1), torch.linspace(beta_start, beta_end, T)]).double()
+        return betas, torch.cumprod(1 - betas, 0)
+
+    def alpha_bar_in_float32(T, beta_start, beta_end):
+        betas = torch.cat([torch.zeros(1, dtype=torch.float64),
+                           torch.linspace(beta_start, beta_end, T, dtype=torch.float64)])
+        return betas, torch.cumprod(1 - betas.float(), 0).double()
+
+    for wrong, what in ((betas_in_float32, "betas"), (alpha_bar_in_float32, "alpha_bar")):
+        fb = exercises.check("6.1", wrong, show=False)
+        assert not fb.passed and fb.message.startswith(f"{what} for T = 1000") and "computed in float32" in fb.message, \
+            fb.message
+        assert "float32" in fb.message_zh
+    right = exercises.solution_of("6.1")
+    assert exercises.check("6.1", right, show=False).passed
+
+
+def test_a_mismatch_is_printed_with_the_digits_that_differ():
+    assert exercises.distinct_digits(0.1, 0.2) == ("0.1", "0.2")
+    a, b = exercises.distinct_digits(0.123456789012, 0.123456789)
+    assert a != b and float(a) != float(b), (a, b)
+    assert exercises.distinct_digits(1.0, 1.0) == ("1", "1")  # equal values cannot be told apart
+    with pytest.raises(exercises.ExerciseFailure, match=r"got 1\.000000001, expected 1\.$"):
+        exercises.expect_close(1.000000001, 1.0, "x", rtol=1e-12, atol=0)

@@ -37,7 +37,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Exercise", "Feedback", "ExerciseFailure", "check", "get", "all_exercises", "solution_of", "expect_close",
+__all__ = ["Exercise", "Feedback", "ExerciseFailure", "check", "get", "all_exercises", "solution_of", "expect_close", "distinct_digits",
            "expect_shape", "expect", "feedback_languages", "LEVELS", "CHAPTERS"]
 
 #: The grades of difficulty, in order.
@@ -225,6 +225,17 @@ def expect_shape(got, shape: tuple[int, ...], what: str, what_zh: str = "") -> t
     return got
 
 
+def distinct_digits(got: float, expected: float, least: int = 6) -> tuple[str, str]:
+    """Both numbers with ``least`` significant digits, or with as many more (up to 17, all a float64 has)
+    as it takes for them to read differently: two values that differ by one part in 10^9 must not be
+    shown as the same number in a message that says they differ."""
+    for digits in range(least, 18):
+        a, b = f"{got:.{digits}g}", f"{expected:.{digits}g}"
+        if a != b:
+            break
+    return a, b
+
+
 def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-8, hint: str = "",
                  what_zh: str = "", hint_zh: str = "") -> None:
     """Fail unless ``got`` equals ``expected`` to the tolerances; the message shows both (the first
@@ -247,12 +258,13 @@ def expect_close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 
     bad = ~torch.isclose(g, e, rtol=rtol, atol=atol)
     if bad.any():
         if g.dim() == 0:
-            detail = f"got {g.item():.6g}, expected {e.item():.6g}"
-            detail_zh = f"得到 {g.item():.6g}，应为 {e.item():.6g}"
+            a, b = distinct_digits(g.item(), e.item())
+            detail, detail_zh = f"got {a}, expected {b}", f"得到 {a}，应为 {b}"
         else:
             i = tuple(int(v) for v in bad.nonzero()[0])
-            detail = f"at index {i} got {g[i].item():.6g}, expected {e[i].item():.6g} ({int(bad.sum())} entries differ)"
-            detail_zh = f"下标 {i} 处得到 {g[i].item():.6g}，应为 {e[i].item():.6g}（共 {int(bad.sum())} 个元素不同）"
+            a, b = distinct_digits(g[i].item(), e[i].item())
+            detail = f"at index {i} got {a}, expected {b} ({int(bad.sum())} entries differ)"
+            detail_zh = f"下标 {i} 处得到 {a}，应为 {b}（共 {int(bad.sum())} 个元素不同）"
         raise ExerciseFailure(f"{what}: {detail}." + (f" {hint}" if hint else ""), f"{what_zh}：{detail_zh}。" + hint_zh)
 
 

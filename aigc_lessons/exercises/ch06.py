@@ -23,6 +23,28 @@ def _close(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
     return a.shape == b.shape and bool(torch.isfinite(a).all()) and torch.allclose(a, b, rtol=rtol, atol=atol)
 
 
+def _float32_rounded(got: Tensor, ref: Tensor, rtol: float) -> float | None:
+    """The largest relative error of ``got`` if it looks like ``ref`` computed in float32 and then converted to
+    float64 (every entry a float32 number, and within ``rtol`` of ``ref``), else None. Values computed in
+    float64 almost never all land on float32 numbers, so a right answer in float64 never matches."""
+    g = torch.as_tensor(got, dtype=torch.float64)
+    r = torch.as_tensor(ref, dtype=torch.float64)
+    if g.shape != r.shape or not bool((g.float().double() == g).all()) or not _close(g, r, rtol=rtol, atol=1e-12):
+        return None
+    return float(((g - r).abs() / r.abs().clamp_min(1e-300)).max())
+
+
+def _float32_failure(what: str, what_zh: str, err: float) -> ExerciseFailure:
+    return ExerciseFailure(
+        f"{what}: every entry is a float32 number converted to float64, off the float64 values by up to {err:.1e} "
+        "(relative; the check allows 1e-9). They were computed in float32 and converted afterwards; "
+        "converting does not bring back the digits float32 dropped. Create the tensors in float64 from the "
+        "start, e.g. torch.linspace(..., dtype=torch.float64).",
+        f"{what_zh}：每一项都是由 float32 数转换成的 float64，与 float64 的正确值最多相差 {err:.1e}（相对误差；"
+        "检查允许 1e-9）。它们是先用 float32 算出来再转换的；转换找不回 float32 丢掉的有效数字。请从一开始就"
+        "用 float64 创建张量，例如 torch.linspace(..., dtype=torch.float64)。")
+
+
 def _fmt(v: Tensor) -> str:
     return "(" + ", ".join(f"{float(x):.4g}" for x in v) + ")"
 
@@ -62,6 +84,10 @@ def _check_linear_schedule(fn) -> None:
                "entries 1..T.",
                f"第 0 项代表干净的数据，所以 betas[0] 必须为 0，alpha_bar[0] 必须为 1；收到的是 "
                f"{float(betas[0]):.6g} 和 {float(ab[0]):.6g}（T = {T}）。调度的 T 个值放在第 1..T 项。")
+        if not _close(betas, ref.betas, rtol=1e-9, atol=1e-15):
+            err = _float32_rounded(betas, ref.betas, rtol=1e-5)
+            if err is not None:
+                raise _float32_failure(f"betas for T = {T}", f"T = {T} 时的 betas", err)
         expect_close(betas, ref.betas, f"betas for T = {T}, beta_start = {lo}, beta_end = {hi}", rtol=1e-9,
                      atol=1e-15, hint="The first step (betas[1]) gets beta_start, the last (betas[T]) beta_end, "
                                       "and the T values are evenly spaced.",
@@ -83,6 +109,9 @@ def _check_linear_schedule(fn) -> None:
                                   "索引等于时间步时，第 t 项包含第 t 步。")
         abd = ab.double()
         if not _close(abd, by_hand, rtol=1e-9, atol=1e-15):
+            err = _float32_rounded(abd, by_hand, rtol=1e-4)
+            if err is not None:
+                raise _float32_failure(f"alpha_bar for T = {T}", f"T = {T} 时的 alpha_bar", err)
             err = ((abd - by_hand).abs() / by_hand).nan_to_num(nan=float("inf"))
             w = int(err.argmax())
             raise ExerciseFailure(f"alpha_bar for T = {T}: alpha_bar[{w}] is {float(abd[w]):.6g}; the product of the "
