@@ -101,3 +101,38 @@ def test_a_mismatch_is_printed_with_the_digits_that_differ():
     assert exercises.distinct_digits(1.0, 1.0) == ("1", "1")  # equal values cannot be told apart
     with pytest.raises(exercises.ExerciseFailure, match=r"got 1\.000000001, expected 1\.$"):
         exercises.expect_close(1.000000001, 1.0, "x", rtol=1e-12, atol=0)
+
+
+def test_an_argument_changed_in_place_is_named_and_the_reference_stays_right():
+    """A function that overwrites an input would make a check compute its expected value from the corrupted
+    tensor (and show the learner's right number as "expected"); the guard in check() names the argument."""
+    import torch
+
+    def kl_diag_to_standard_normal(mu, logvar):
+        sq = mu.pow_(2)
+        return 0.5 * (sq + logvar.exp() - 1 - logvar).sum(-1)
+
+    fb = exercises.check("3.1", kl_diag_to_standard_normal, show=False)
+    assert not fb.passed and "changed its argument `mu` in place" in fb.message, fb.message
+    assert "`mu`" in fb.message_zh
+
+    def causal_attention(q, k, v):  # a right answer that changes nothing still passes behind the guard
+        n = q.shape[-2]
+        s = (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1),
+                                                                       float("-inf"))
+        return torch.softmax(s, dim=-1) @ v
+
+    assert exercises.check("4.1", causal_attention, show=False).passed
+
+
+def test_an_answer_in_another_float_dtype_is_judged_by_its_values():
+    """Exercise 3.3: a right answer that computes in float64 for float32 inputs must pass (the check's own
+    comparisons once crashed with "Double did not match Float")."""
+    import torch.nn.functional as F
+
+    def bernoulli_log_likelihood(x, logits):
+        lg = logits.double()
+        return (x.double() * lg - F.softplus(lg)).sum(-1)
+
+    fb = exercises.check("3.3", bernoulli_log_likelihood, show=False)
+    assert fb.passed, fb.message

@@ -27,6 +27,7 @@ up to date).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import os
@@ -37,7 +38,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Exercise", "Feedback", "ExerciseFailure", "check", "get", "all_exercises", "solution_of", "expect_close", "distinct_digits",
+__all__ = ["Exercise", "Feedback", "ExerciseFailure", "check", "get", "all_exercises", "solution_of", "expect_close", "distinct_digits", "close",
            "expect_shape", "expect", "feedback_languages", "LEVELS", "CHAPTERS"]
 
 #: The grades of difficulty, in order.
@@ -182,7 +183,7 @@ def check(key: str, fn: Callable, *, show: bool = True) -> Feedback:
                       f"`{ex.name}` 必须是一个函数；收到的是 {type(fn).__name__}。")
     else:
         try:
-            ex.check(fn)
+            ex.check(_guard_inputs(fn, list(inspect.signature(ex.template).parameters)))
         except ExerciseFailure as e:
             fb = Feedback(key, False, str(e), e.zh)
         except NotImplementedError:
@@ -201,7 +202,51 @@ def check(key: str, fn: Callable, *, show: bool = True) -> Feedback:
     return fb
 
 
+def _unchanged(saved: torch.Tensor, now: torch.Tensor) -> bool:
+    """Whether ``now`` still holds what ``saved`` (a copy taken before the call) holds, NaN for NaN."""
+    if saved.shape != now.shape or saved.dtype != now.dtype:
+        return False
+    now = now.detach()
+    same = now == saved
+    if saved.is_floating_point() or saved.is_complex():
+        same |= torch.isnan(now) & torch.isnan(saved)
+    return bool(same.all())
+
+
+def _guard_inputs(fn: Callable, params: list[str]) -> Callable:
+    """``fn``, failing the check as soon as a call changes one of its tensor arguments in place.
+
+    Without this guard a check that computes its expected value from the same tensors afterwards would
+    compare against a corrupted reference and show the learner's right number as "expected". ``params``
+    are the template's parameter names, for the message."""
+
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        named = list(zip(params, args)) + list(kwargs.items())
+        saved = [(name, value, value.detach().clone()) for name, value in named if isinstance(value, torch.Tensor)]
+        out = fn(*args, **kwargs)
+        for name, value, copy in saved:
+            if not _unchanged(copy, value):
+                raise ExerciseFailure(
+                    f"your function changed its argument `{name}` in place (a method ending in _ such as mul_, "
+                    "an out= argument, an assignment into it, or x *= ...). The caller still needs that tensor "
+                    "as it was: compute a new tensor instead (x = x * 2).",
+                    f"你的函数就地修改了它的参数 `{name}`（以 _ 结尾的方法，例如 mul_；out= 参数；对它的元素赋值；"
+                    "或 x *= ...）。调用者还需要这个张量的原值：请计算一个新的张量（x = x * 2）。")
+        return out
+
+    return guarded
+
+
 # ---------------------------------------------------------------------------------- helpers for checks
+
+
+def close(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+    """Whether two tensors (or numbers) have one shape, are finite and agree to the tolerances, compared
+    in float64 whatever their dtypes: the quiet test a check uses to diagnose a mistake before it fails."""
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    return a.shape == b.shape and bool(torch.isfinite(a).all()) and torch.allclose(a, b, rtol=rtol, atol=atol)
+
 
 
 def expect(condition: bool, message: str, zh: str = "") -> None:

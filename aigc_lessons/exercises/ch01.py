@@ -154,6 +154,16 @@ def _check_cross_entropy(fn) -> None:
     expect_close(got, 1.0, "the cross-entropy of a fair coin in bits", rtol=1e-6,
                  hint="a fair coin costs exactly one bit per toss.",
                  what_zh="公平硬币以比特计的交叉熵", hint_zh="公平硬币每抛一次恰好花费 1 比特。")
+    # by hand: 0 -> 1 (p = 1/2: 1 bit), 1 -> 2 (p = 1/8: 3 bits), 2 -> 0 (p = 1/3: log2 3 bits); every transition
+    # costs a different amount, so dropping the first or the last one shows
+    P = torch.tensor([[1 / 4, 1 / 2, 1 / 4], [3 / 8, 1 / 2, 1 / 8], [1 / 3, 1 / 3, 1 / 3]], dtype=torch.float64)
+    expect_close(fn(P.log(), torch.tensor([0, 1, 2, 0]), 2.0), (1 + 3 + math.log2(3)) / 3,
+                 "the cross-entropy in bits of the sequence 0 1 2 0, whose transitions have p = 1/2, 1/8 and 1/3",
+                 rtol=1e-6, hint="all len(ids) - 1 = 3 transitions count: 0 -> 1, 1 -> 2 and 2 -> 0 cost 1, 3 and "
+                                 "log2(3) bits, so the mean is (4 + log2 3) / 3 = 1.8617 bits.",
+                 what_zh="序列 0 1 2 0（其转移概率为 p = 1/2、1/8 和 1/3）以比特计的交叉熵",
+                 hint_zh="全部 len(ids) - 1 = 3 次转移都要计入：0 -> 1、1 -> 2 和 2 -> 0 分别花费 1、3 和 log2(3) "
+                         "比特，所以均值是 (4 + log2 3) / 3 = 1.8617 比特。")
     lp = _shakespeare_log_probs()
     _, _, val_ids = _shakespeare()
     nats = F.cross_entropy(lp[val_ids[:-1]], val_ids[1:]).item()  # PyTorch's cross-entropy (the table is normalised)
@@ -418,6 +428,10 @@ def _ce_times_ln(log_probs, ids, base=2.0):
     return float(-log_probs[ids[:-1], ids[1:]].mean() * math.log(base))
 
 
+def _ce_drops_first(log_probs, ids, base=2.0):
+    return float(-log_probs[ids[1:-1], ids[2:]].mean()) / math.log(base)
+
+
 def _ce_sum(log_probs, ids, base=2.0):
     return float(-log_probs[ids[:-1], ids[1:]].sum() / math.log(base))
 
@@ -492,7 +506,7 @@ EXERCISES = [
              "natural logarithms. The check uses a fair coin (exactly one bit), the uniform model ($\\log_2 V$ "
              "bits) and the add-one table on held-out Shakespeare against PyTorch's `F.cross_entropy`.",
              cross_entropy, _check_cross_entropy, setup="import math",
-             wrong=(_ce_ignores_base, _ce_times_ln, _ce_sum)),
+             wrong=(_ce_ignores_base, _ce_times_ln, _ce_sum, _ce_drops_first)),
     Exercise("1.3", "Perplexity", "core",
              "Perplexity is $\\exp$ of the mean negative log-likelihood per transition: the effective number of "
              "equally likely next characters. It is the exponential of a mean, not the mean of exponentials. "

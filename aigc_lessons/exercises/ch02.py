@@ -6,6 +6,8 @@ from __future__ import annotations
 import inspect
 import math
 
+import warnings
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -230,6 +232,14 @@ def _check_r1(fn) -> None:
     real = torch.randn(8, 3, generator=gen)
     before = real.clone()
     val = fn(linear, real)
+    expect(linear.weight.grad is None and linear.bias.grad is None,
+           "your function wrote gradients into D's parameters (their .grad): calling .backward() inside the penalty "
+           "adds the gradient of D(x) in D's weights to whatever the training step accumulates, so the "
+           "discriminator's update goes wrong. torch.autograd.grad(D(x).sum(), x, create_graph=True) returns the "
+           "gradient with respect to x without touching any .grad.",
+           "你的函数把梯度写进了 D 的参数（它们的 .grad）：在惩罚项里调用 .backward()，会把 D(x) 对 D 的权重的梯度"
+           "加到训练步骤累积的梯度上，判别器的更新就错了。torch.autograd.grad(D(x).sum(), x, create_graph=True) "
+           "返回对 x 的梯度，不会碰任何 .grad。")
     expect(isinstance(val, torch.Tensor), "return a tensor (the penalty), not a Python number.",
            "请返回一个张量（惩罚项），而不是 Python 数值。")
     expect_shape(val, (), "the penalty (a scalar: the mean over the batch)", "惩罚项（一个标量：在批次上的均值）")
@@ -335,6 +345,14 @@ def _r1_summed_over_batch(D, real):
     return _r1_grad(D, real).pow(2).sum()
 
 
+def _r1_backward(D, real):
+    x = real.detach().requires_grad_(True)
+    with warnings.catch_warnings():  # torch warns that backward(create_graph=True) makes a reference cycle
+        warnings.simplefilter("ignore", UserWarning)
+        D(x).sum().backward(create_graph=True)
+    return x.grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
 def _r1_in_place(D, real):
     real.requires_grad_(True)
     (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
@@ -368,5 +386,5 @@ EXERCISES = [
              "form, and checks that the discriminator can minimise your penalty.",
              r1_penalty, _check_r1,
              wrong=(_r1_no_graph, _r1_norm_not_squared, _r1_one_centred, _r1_grad_of_mean, _r1_summed_over_batch,
-                    _r1_in_place)),
+                    _r1_in_place, _r1_backward)),
 ]

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import Exercise, ExerciseFailure, expect, expect_close, expect_shape
+from . import Exercise, ExerciseFailure, close, expect, expect_close, expect_shape
 
 Tensor = torch.Tensor
 
@@ -101,16 +101,23 @@ def _check_reparameterized_sample(fn) -> None:
     eps = torch.randn(3, 2, generator=gen, dtype=torch.float64)
     z = expect_shape(fn(mu, logvar, eps), (3, 2), "z for mu, logvar and eps of shape (3, 2)",
                      "mu、logvar 和 eps 形状为 (3, 2) 时的 z")
+    expect(z.dtype == torch.float64, f"for float64 inputs your z is {z.dtype}: keep the inputs' dtype (no .float()).",
+           f"输入是 float64 时你的 z 是 {z.dtype}：请保持输入的 dtype（不要用 .float()）。")
     sigma = torch.exp(0.5 * logvar.detach())
     want = mu.detach() + sigma * eps
-    if torch.allclose(z.detach(), mu.detach() + sigma ** 2 * eps):
+    if close(z.detach(), mu.detach() + sigma ** 2 * eps):
         raise ExerciseFailure("your z scales eps by the variance exp(logvar); it must scale it by the standard "
                               "deviation, the square root of the variance.",
                               "你的 z 用方差 exp(logvar) 来缩放 eps；它必须用标准差，即方差的平方根，来缩放 eps。")
+    if not close(fn(mu, logvar, eps).detach(), z.detach(), rtol=0.0, atol=0.0):
+        raise ExerciseFailure("your z changes from one call to the next with the same mu, logvar and eps: it must be a "
+                              "deterministic function of them. Use the eps you are given; do not draw new noise "
+                              "inside the function.",
+                              "同样的 mu、logvar 和 eps，你的 z 每次调用都不一样：它必须是它们的确定性函数。"
+                              "请使用给定的 eps，不要在函数内部抽取新的噪声。")
     expect_close(z.detach(), want, "z", rtol=1e-6, atol=1e-9,
-                 hint="It must be a deterministic function of mu, logvar and the eps you are given: do not draw new "
-                      "noise inside the function.",
-                 what_zh="z", hint_zh="它必须是 mu、logvar 和给定的 eps 的确定性函数：不要在函数内部抽取新的噪声。")
+                 hint="z = mu + sigma * eps, with the standard deviation sigma = exp(logvar / 2).",
+                 what_zh="z", hint_zh="z = mu + sigma * eps，其中标准差 sigma = exp(logvar / 2)。")
     expect(z.requires_grad, "z carries no gradient: autograd cannot reach mu or logvar. Build z from mu, logvar and "
                             "eps with ordinary tensor operations (no .detach(), no torch.no_grad(), no sampling "
                             "routine).",
@@ -168,7 +175,7 @@ def _check_bernoulli(fn) -> None:
                               "most 1, so its log is at most 0: did you return the loss (the negative) instead?",
                               "你的对数似然在某张图像上为正。二值图像的概率至多为 1，所以它的对数至多为 0："
                               "你是不是返回了损失（即它的相反数）？")
-    if torch.allclose(ll.detach(), ref / 12, rtol=1e-4):
+    if close(ll.detach(), ref / 12, rtol=1e-4, atol=1e-8):
         raise ExerciseFailure("your value is the average over the pixels. The pixels are independent given z, so the "
                               "log-probability of the image is the *sum* of the pixels' log-probabilities.",
                               "你的值是在各像素上的平均。给定 z 时各像素相互独立，所以图像的对数概率是"
@@ -194,11 +201,12 @@ def _check_bernoulli(fn) -> None:
            "所以 log(1 - s) 或 log(s) 会变成 log(0)。请用 logit 重写这两个对数"
            "（softplus 就是数值稳定的 log(1 + exp(.))）。")
     expect_close(val.detach(), log_bernoulli(xs, far.detach()), "log p(x | logits) for logits of +-100 and +-30",
-                 rtol=1e-5, hint="A pixel that is 1 while its logit is -100 costs 100 nats; clamping the probability "
-                                 "before the log gives a wrong, much smaller cost.",
+                 rtol=1e-5, hint="A pixel that is 1 while its logit is -100 costs exactly 100 nats, and a pixel that "
+                                 "is 0 while its logit is 30 costs 30; clamping the probability, or its log as "
+                                 "F.binary_cross_entropy does at -100, replaces such costs by the clamp's value.",
                  what_zh="logits 为 +-100 和 +-30 时的 log p(x | logits)",
-                 hint_zh="像素为 1 而其 logit 为 -100 时，代价是 100 奈特；在取对数之前截断概率，"
-                         "会得到一个错误的、小得多的代价。")
+                 hint_zh="像素为 1 而其 logit 为 -100 时，代价恰好是 100 奈特；像素为 0 而其 logit 为 30 时，代价是 30 奈特。"
+                         "截断概率，或者像 F.binary_cross_entropy 那样把对数截断在 -100，都会用截断值取代这些代价。")
     (g,) = torch.autograd.grad(val.sum(), far)
     expect(bool(torch.isfinite(g).all()), "the gradient at logits of +-100 is not finite: use the stable form.",
            "logits 为 +-100 时梯度不是有限值：请使用数值稳定的形式。")
@@ -284,6 +292,29 @@ def _check_vae_loss(fn) -> None:
                                   "噪声大到任何编码都不值得付出它的 KL 代价（模型坍塌到先验上）。请使用文档字符串"
                                   "所指定的解码器，以奈特为单位，并对每张图像的像素求和。")
         sse = F.mse_loss(torch.sigmoid(logits), x, reduction="sum") / len(x)
+        with torch.no_grad():  # three slips in the sample itself, scored with the right loss
+            slips = (
+                (model.decoder_output(mu),
+                 "your loss decodes the mean mu instead of the sample z = mu + sigma * eps: the ELBO's reconstruction "
+                 "term is an expectation over z ~ q(z|x), estimated with the given noise.",
+                 "你的损失解码的是均值 mu，而不是样本 z = mu + sigma * eps：ELBO 的重构项是对 z ~ q(z|x) 的期望，"
+                 "要用给定的噪声来估计。"),
+                (model.decoder_output(mu + torch.exp(logvar) * eps),
+                 "your sample scales eps by the variance exp(logvar); the standard deviation is exp(logvar / 2).",
+                 "你的样本用方差 exp(logvar) 缩放 eps；标准差是 exp(logvar / 2)。"),
+                (model.decoder_output(mu + logvar * eps),
+                 "your sample scales eps by logvar itself; the standard deviation is exp(logvar / 2).",
+                 "你的样本直接用 logvar 缩放 eps；标准差是 exp(logvar / 2)。"),
+            )
+        for slip_logits, message, message_zh in slips:
+            if torch.isclose(value, (-log_bernoulli(x, slip_logits).mean() + kl).double(), rtol=1e-5):
+                raise ExerciseFailure(f"on {what}: {message}", f"在{what_zh}上：{message_zh}")
+        again = fn(model, x.clone(), eps.clone())
+        if not torch.equal(torch.as_tensor(again).detach().double(), value):
+            raise ExerciseFailure("your loss changes from one call to the next with the same model, x and eps: use the "
+                                  "eps you are given for the sample of z; do not draw new noise inside the function.",
+                                  "同样的模型、x 和 eps，你的损失每次调用都不一样：请用给定的 eps 来抽取 z 的样本，"
+                                  "不要在函数内部抽取新的噪声。")
         if torch.isclose(value, (sse + kl).double(), rtol=1e-5):
             raise ExerciseFailure("the reconstruction term is still a squared error: summed, it is the likelihood of "
                                   "a Gaussian decoder with variance 1/2, not of the Bernoulli decoder the docstring "
@@ -294,18 +325,18 @@ def _check_vae_loss(fn) -> None:
                      hint=f"The negative ELBO there is {float(rec):.3f} (reconstruction: -log p(x|z) summed over "
                           f"pixels, averaged over images) + {float(kl):.3f} (KL); "
                      + ("compute the likelihood from the logits, not from sigmoid probabilities, which round to 0 "
-                        "or 1." if confident else "check the reduction of each term."),
+                        "or 1." if confident else "compare each of your two terms with these numbers."),
                      what_zh=f"{what_zh}上的损失",
                      hint_zh=f"这里的负 ELBO 是 {float(rec):.3f}（重构项：-log p(x|z) 对像素求和、对图像取平均）"
                              f"+ {float(kl):.3f}（KL）；"
                      + ("请用 logits 计算似然，而不要用会舍入为 0 或 1 的 sigmoid 概率。"
-                        if confident else "检查每一项的归约方式。"))
+                        if confident else "把你的两项分别与这两个数比较。"))
         expect(loss.requires_grad, "the loss must be differentiable in the model's weights (no .item(), no .detach()).",
                "损失必须对模型的权重可微（不用 .item()，不用 .detach()）。")
         grads = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
         ref_grads = torch.autograd.grad(ref.loss, list(model.parameters()))
         for (name, _), g, r in zip(model.named_parameters(), grads, ref_grads):
-            expect(g is not None and torch.allclose(g, r, rtol=1e-3, atol=1e-4),
+            expect(g is not None and close(g, r, rtol=1e-3, atol=1e-4),
                    f"the gradient of your loss in `{name}` differs from the negative ELBO's: every term must stay "
                    "connected to the encoder and the decoder.",
                    f"你的损失对 `{name}` 的梯度与负 ELBO 的梯度不同：每一项都必须与编码器和解码器保持连接。")
@@ -419,6 +450,19 @@ def _check_importance_weighted_bound(fn) -> None:
     expect(g_mu is not None and g_lv is not None and bool(g_mu.abs().sum() > 0) and bool(g_lv.abs().sum() > 0),
            "no gradient of the bound reaches mu or logvar: build the samples by reparameterization.",
            "下界的梯度没有到达 mu 或 logvar：请用重参数化构造样本。")
+    mu_r, lv_r = mu[:5].clone().requires_grad_(True), logvar[:5].clone().requires_grad_(True)
+    z_r = reparameterize(mu_r, lv_r, 8, torch.Generator().manual_seed(2))
+    ref_grads = torch.autograd.grad(iwae_bound(model.log_joint(x[:5], z_r) - log_normal_diag(z_r, mu_r, lv_r)).sum(),
+                                    (mu_r, lv_r))
+    for name, g, r in (("mu", g_mu, ref_grads[0]), ("logvar", g_lv, ref_grads[1])):
+        expect_close(g, r, f"the gradient of L_8 in {name} (5 rows, the same noise as the package's bound)",
+                     rtol=1e-6, atol=1e-9,
+                     hint="the value is right but the gradient is not: the samples z must stay functions of mu and "
+                          "logvar all the way (no .detach() on z or eps-scaled terms), and log q(z|x) must be evaluated "
+                          "at those same z.",
+                     what_zh=f"L_8 对 {name} 的梯度（5 行，与本软件包的下界使用相同的噪声）",
+                     hint_zh="数值对了，梯度却不对：样本 z 必须始终是 mu 和 logvar 的函数（不要对 z 或乘了 eps 的项 "
+                             ".detach()），并且 log q(z|x) 要在同样的这些 z 上求值。")
 
 
 # plausible mistakes each check must catch (tests/test_exercises.py runs them)
@@ -495,6 +539,13 @@ def _iw_no_log_k(log_joint, x, mu, logvar, k, generator=None):
     return torch.logsumexp(_iw_log_weights(log_joint, x, mu, logvar, k, generator), dim=0)
 
 
+def _iw_detached_samples(log_joint, x, mu, logvar, k, generator=None):
+    eps = torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype)
+    z = (mu + torch.exp(0.5 * logvar) * eps).detach()
+    log_q = -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 * torch.exp(-logvar)).sum(-1)
+    return torch.logsumexp(log_joint(x, z) - log_q, dim=0) - math.log(k)
+
+
 def _iw_naive(log_joint, x, mu, logvar, k, generator=None):
     return torch.log(torch.exp(_iw_log_weights(log_joint, x, mu, logvar, k, generator)).mean(0))
 
@@ -534,5 +585,5 @@ EXERCISES = [
              "$\\log p(x)$ when $q$ is the exact posterior.",
              importance_weighted_bound, _check_importance_weighted_bound,
              setup="import math\nfrom typing import Callable",
-             wrong=(_iw_mean_of_logs, _iw_no_log_k, _iw_naive)),
+             wrong=(_iw_mean_of_logs, _iw_no_log_k, _iw_naive, _iw_detached_samples)),
 ]

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import Exercise, ExerciseFailure, expect, expect_close, expect_shape
+from . import Exercise, ExerciseFailure, close, expect, expect_close, expect_shape
 
 Tensor = torch.Tensor
 
@@ -31,7 +31,7 @@ def _looks_ahead(fn, inputs: list[Tensor], n: int) -> int | None:
             b[..., t + 1, :] += 3.0 + _randn(*b[..., t + 1, :].shape, seed=100 + t)
             moved.append(b)
         out = fn(*moved)
-        if not torch.allclose(out[..., : t + 1, :], base[..., : t + 1, :], atol=1e-9):
+        if not close(out[..., : t + 1, :], base[..., : t + 1, :], rtol=0.0, atol=1e-9):
             return t
     return None
 
@@ -51,6 +51,18 @@ def _check_causal_attention(fn) -> None:
     q, k, v = _randn(5, 4, seed=0), _randn(5, 4, seed=1), _randn(5, 3, seed=2)
     out = expect_shape(fn(q.clone(), k.clone(), v.clone()), (5, 3), "the output for q, k (5, 4) and v (5, 3)",
                        "q、k 为 (5, 4)、v 为 (5, 3) 时的输出")
+    expect(out.dtype == torch.float64, f"for float64 inputs your output is {out.dtype}: compute in the inputs' dtype "
+                                       "(a cast such as .float() drops digits, and the check compares to 1e-9).",
+           f"输入是 float64 时你的输出是 {out.dtype}：请用输入的 dtype 计算（.float() 之类的转换会丢失有效数字，"
+           "而检查的比较精度是 1e-9）。")
+    rows = (~torch.isfinite(out)).any(-1).nonzero().flatten().tolist()
+    if rows:
+        raise ExerciseFailure(f"rows {rows} of your output are NaN or infinite. A row is NaN when every key of that "
+                              "query is masked (the softmax divides 0 by 0): query i must see keys j <= i, itself "
+                              "included, so the mask starts one step above the diagonal (torch.triu(..., diagonal=1)).",
+                              f"你的输出的第 {rows} 行是 NaN 或无穷大。当某个查询的所有键都被掩码时，这一行就是 NaN"
+                              "（softmax 算出 0 除以 0）：查询 i 必须能看到 j <= i 的键，包括它自己，所以掩码从对角线"
+                              "上方一格开始（torch.triu(..., diagonal=1)）。")
     ones = fn(q.clone(), k.clone(), torch.ones(5, 3, dtype=torch.float64))
     expect_close(ones, torch.ones(5, 3), "the output when every value is 1", rtol=1e-9,
                  hint="each output is a weighted average of values, so its weights over the keys must sum to 1: "
@@ -67,7 +79,7 @@ def _check_causal_attention(fn) -> None:
                               "分到了一些权重。被掩码的键的 logit 必须是 -inf（权重恰好为 0），并且只有 j > i 的键"
                               "才被掩码。")
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    if torch.allclose(out.double(), F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=1.0), atol=1e-9):
+    if close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=1.0), rtol=1e-5, atol=1e-9):
         raise ExerciseFailure("your output is that of attention without the 1/sqrt(d_k) factor: divide the logits "
                               "q kᵀ by sqrt(d_k) before the softmax.",
                               "你的输出是不带 1/sqrt(d_k) 因子的注意力的输出：在 softmax 之前，把 logits q kᵀ "
@@ -99,6 +111,28 @@ def _check_causal_attention(fn) -> None:
     expect_close(fn(q1, k1, v1), v1, "the output for a single token", rtol=1e-9,
                  hint="a single token sees only itself, so its output is its own value.",
                  what_zh="单个词元的输出", hint_zh="单个词元只能看到它自己，所以它的输出就是它自己的值。")
+    # large logits (a trained model's can reach the hundreds): exp alone overflows above 709 in float64
+    q, k, v = 1000 * _randn(5, 4, seed=20), _randn(5, 4, seed=21), _randn(5, 3, seed=22)
+    big = float((q @ k.T).abs().max() / 2)
+    got = fn(q, k, v)
+    expect(bool(torch.isfinite(got).all()),
+           f"with logits up to about {big:,.0f} your output is not finite. Either exp overflowed (above 709 in "
+           "float64: subtract each row's largest logit before exp, or use torch.softmax, which does), or the softmax "
+           "ran over the masked keys too, a later key took all the weight and the visible keys' weights underflowed "
+           "to 0 before renormalising (set the masked logits to -inf before the softmax).",
+           f"当 logits 大到约 {big:,.0f} 时，你的输出不是有限值。要么是 exp 溢出了（float64 中超过 709 就会溢出："
+           "请在 exp 之前减去每行最大的 logit，或者使用会这样做的 torch.softmax），要么是 softmax 把被掩码的键也算了"
+           "进去，一个靠后的键拿走了全部权重，可见键的权重在重新归一化之前就下溢成了 0（请在 softmax 之前把被掩码"
+           "的 logits 设为 -inf）。")
+    expect_close(got, F.scaled_dot_product_attention(q, k, v, is_causal=True), "the output for logits in the thousands",
+                 rtol=1e-7, atol=1e-9, what_zh="logits 达到数千时的输出")
+
+
+def _attn_no_shift(q, k, v):
+    n = q.shape[-2]
+    s = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).exp()
+    s = s.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), 0.0)
+    return s / s.sum(-1, keepdim=True) @ v
 
 
 def _attn_unscaled(q, k, v):
@@ -224,7 +258,25 @@ def _check_causal_self_attention(fn) -> None:
                               f"只改动位置 {t + 1} 处的词元，位置 {t} 处的输出就发生了变化：位置 {t} 看到了未来。"
                               "打印 n = 4 时你的掩码，并与本章的因果掩码逐个元素比较。")
     q, k, v = x @ w_q, x @ w_k, x @ w_v
-    expect_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True), "the output", rtol=1e-7, atol=1e-9,
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    if not close(out, ref, rtol=1e-7, atol=1e-9):
+        causal = torch.ones(n, n, dtype=torch.bool).triu(1)
+        slips = (
+            (1 / d_k, "the logits are divided by d_k; the factor is 1/sqrt(d_k).", "logits 除以的是 d_k；因子应是 1/sqrt(d_k)。"),
+            (1.0, "the logits are not scaled; divide q kᵀ by sqrt(d_k).", "logits 没有缩放；请把 q kᵀ 除以 sqrt(d_k)。"),
+            (1 / math.sqrt(d), f"the logits are divided by the square root of the token width d = {d}; the factor is "
+                               f"1/sqrt(d_k), with d_k = {d_k} the width of the queries and keys.",
+             f"logits 除以的是词元宽度 d = {d} 的平方根；因子应是 1/sqrt(d_k)，d_k = {d_k} 是查询和键的宽度。"),
+        )
+        for scale, message, message_zh in slips:
+            if close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale), rtol=1e-7, atol=1e-9):
+                raise ExerciseFailure(f"the mask is right now, but {message}", f"掩码已经对了，但{message_zh}")
+        swapped = (k @ q.transpose(-2, -1) / math.sqrt(d_k)).masked_fill(causal, float("-inf"))
+        if close(out, torch.softmax(swapped, dim=-1) @ v, rtol=1e-7, atol=1e-9):
+            raise ExerciseFailure("the logits are k qᵀ: row i must hold query i's dot products with every key, "
+                                  "q @ k.transpose(-2, -1).",
+                                  "logits 算成了 k qᵀ：第 i 行必须是查询 i 与每个键的点积，即 q @ k.transpose(-2, -1)。")
+    expect_close(out, ref, "the output", rtol=1e-7, atol=1e-9,
                  hint="no position sees the future any more, but the values differ from causal attention: does every "
                       "position still see itself and all earlier positions?",
                  what_zh="输出",
@@ -467,7 +519,7 @@ EXERCISES = [
              "your function, and its gradients, with PyTorch's `F.scaled_dot_product_attention(..., is_causal=True)`, "
              "and changes later positions to see whether an earlier output moves.",
              causal_attention, _check_causal_attention,
-             wrong=(_attn_unscaled, _attn_fill_zero, _attn_wrong_axis)),
+             wrong=(_attn_unscaled, _attn_fill_zero, _attn_wrong_axis, _attn_no_shift)),
     Exercise("4.2", "Measure why attention divides by $\\sqrt{d_k}$", "warm-up",
              "Measure two numbers for random standard-normal queries and keys: the variance of the logits and the "
              "mean largest attention weight, with and without the $1/\\sqrt{d_k}$. The check compares them with the "

@@ -10,17 +10,12 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 from . import Exercise, ExerciseFailure, expect, expect_close, expect_shape
+from . import close as _close
 
 if TYPE_CHECKING:  # the templates' annotations (the notebooks import it in the setup cell)
     from ..diffusion import NoiseSchedule
 
 Tensor = torch.Tensor
-
-
-def _close(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
-    """Whether two tensors have one shape and agree to the tolerances (a quiet test for diagnoses)."""
-    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
-    return a.shape == b.shape and bool(torch.isfinite(a).all()) and torch.allclose(a, b, rtol=rtol, atol=atol)
 
 
 def _float32_rounded(got: Tensor, ref: Tensor, rtol: float) -> float | None:
