@@ -378,14 +378,18 @@ def _check_heldout(fn) -> None:
                                   f"{what_zh}：你报告的 {got:.3f} 是*训练*部分上的困惑度（留出集上的值是 "
                                   f"{expected:.3f}）。在模型计数过的文本上给它打分，等于拿它自己的答案来评判它："
                                   "请在留出的尾部上测量。")
+        if alpha != 1.0 and math.isclose(got, _reference_heldout(text, 1.0, frac), rel_tol=1e-4):
+            raise ExerciseFailure(f"on {what}, your value is the one for alpha = 1: smooth with the `alpha` argument.",
+                                  f"{what_zh}：你的值是 alpha = 1 时的值：请用参数 `alpha` 做平滑。")
         if got < expected * (1 - 1e-4):
             raise ExerciseFailure(f"on {what}, your perplexity {got:.3f} is lower than the held-out value "
-                                  f"{expected:.3f}. Either the held-out text reached the counts (count on the "
-                                  "training part only), or some held-out transitions were left out of the score "
-                                  "(every transition of the tail counts).",
-                                  f"{what_zh}：你的困惑度 {got:.3f} 低于留出集上的值 {expected:.3f}。要么留出文本"
-                                  "进入了计数（只应在训练部分上计数），要么有些留出部分的转移没有计入得分"
-                                  "（尾部的每一次转移都要算）。")
+                                  f"{expected:.3f}. Check the three steps: the vocabulary holds every character of "
+                                  "the text (none mapped to another id or to a shared unknown row), only the "
+                                  "training part is counted, and every transition of the tail is scored, none "
+                                  "dropped or added.",
+                                  f"{what_zh}：你的困惑度 {got:.3f} 低于留出集上的值 {expected:.3f}。检查这三步："
+                                  "词表包含文本中的每个字符（没有字符被映射到别的编号或共用的未知行），只对训练部分"
+                                  "计数，并且尾部的每一次转移都计入得分，既不遗漏也不多加。")
         expect_close(got, expected, f"the held-out perplexity on {what}", rtol=1e-4,
                      hint="compare your steps with bigram.train_bigram: which text the vocabulary comes from, what "
                           "is counted, and what is measured.",
