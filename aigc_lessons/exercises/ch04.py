@@ -517,7 +517,8 @@ EXERCISES = [
              "Write causal scaled dot-product attention, $\\mathrm{softmax}(QK^\\top/\\sqrt{d_k} + M)\\,V$ with the "
              "causal mask $M$ of the chapter, for inputs with any leading batch and head axes. The check compares "
              "your function, and its gradients, with PyTorch's `F.scaled_dot_product_attention(..., is_causal=True)`, "
-             "and changes later positions to see whether an earlier output moves.",
+             "changes later positions to see whether an earlier output moves, and tries logits in the thousands, where "
+             "a softmax written without subtracting each row's maximum overflows.",
              causal_attention, _check_causal_attention,
              wrong=(_attn_unscaled, _attn_fill_zero, _attn_wrong_axis, _attn_no_shift)),
     Exercise("4.2", "Measure why attention divides by $\\sqrt{d_k}$", "warm-up",
