@@ -145,8 +145,8 @@ MUTANTS = "aigc_lessons.gan.*" "aigc_lessons.vae.*" "aigc_lessons.attention.*" \
 mutants: venv data
 	$(BIN)/python -m pip install --quiet -r .ci/requirements-mutants.txt
 	rm -rf mutants
-	# One OpenMP thread: mutmut forks a worker per mutant, and a forked child of a process whose OpenMP
-	# pool is already running hangs in its first parallel loop (each mutant then "times out").
+	# One OpenMP thread, and workers forked from a fork server (pyproject.toml): a child forked from a process
+	# whose OpenMP pool has run hangs in its next parallel region, using no CPU time, so mutmut never stops it.
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 AIGC_MODE=quick $(BIN)/mutmut run --max-children 2 $(MUTANTS) || true
 	$(BIN)/mutmut results 2>/dev/null | tee _build/mutants.txt | tail -n 40
 	@echo "survived: $$(grep -c ': survived' _build/mutants.txt || true) (listed in _build/mutants.txt; 'mutmut show NAME' shows one)"

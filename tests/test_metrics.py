@@ -101,6 +101,16 @@ def test_spread_sees_modes_narrower_than_the_data():
     assert math.isnan(metrics.mode_coverage(torch.full((10, 2), 1.0), centres, 0.05).spread)
 
 
+def test_spread_of_real_samples_is_one_at_any_threshold():
+    """The spread divides by the real spread *at the same threshold*: samples of the data themselves score 1 for
+    n_sigma = 2 as for 3 (a ruler fixed at 3 sigma would read 1.172 / 1.378 = 0.85 at 2 sigma)."""
+    g = torch.Generator().manual_seed(4)
+    centres = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+    real = centres[torch.randint(2, (200_000,), generator=g)] + 0.05 * torch.randn(200_000, 2, generator=g)
+    for n_sigma in (2.0, 3.0):
+        assert metrics.mode_coverage(real, centres, 0.05, n_sigma=n_sigma).spread == pytest.approx(1.0, abs=0.01)
+
+
 TINY = metrics.ClassifierConfig(c1=8, c2=16, feature_dim=32, epochs=2, batch_size=64, lr=5e-3, train_subset=4096,
                                 seed=0)
 

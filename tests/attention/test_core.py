@@ -194,6 +194,18 @@ def test_kv_cache_gives_the_same_outputs_as_full_causal_attention(kernel):
     torch.testing.assert_close(torch.cat(steps + [last], dim=1), full, atol=1e-6, rtol=0)
 
 
+def test_a_row_masked_in_one_head_only_is_zeroed_in_that_head_only():
+    """The "attends to nothing" rule looks along the keys of each row, per batch element and head: a mask that
+    blocks query 3 in head 0 alone zeroes that row there, and every other head matches PyTorch's kernel."""
+    q, k, v = _qkv()
+    allowed = torch.ones(3, 7, 7, dtype=torch.bool)  # (heads, n_q, n_k), broadcast over the batch
+    allowed[0, 3] = False
+    out, w = A.scaled_dot_product_attention(q, k, v, attn_mask=allowed, return_weights=True)
+    assert torch.isfinite(out).all() and torch.equal(w[:, 0, 3], torch.zeros_like(w[:, 0, 3]))
+    assert bool((w[:, 1:, 3].sum(-1) - 1).abs().max() < 1e-12)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=allowed), atol=1e-12, rtol=0)
+
+
 def test_fully_masked_row_gives_zero_not_nan():
     q, k, v = _qkv(n=3)
     mask = torch.ones(3, 3, dtype=torch.bool)
