@@ -38,8 +38,8 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Exercise", "Feedback", "ExerciseFailure", "check", "get", "all_exercises", "solution_of", "expect_close", "distinct_digits", "close",
-           "expect_shape", "expect", "feedback_languages", "LEVELS", "CHAPTERS"]
+__all__ = ["Exercise", "Feedback", "ExerciseFailure", "check", "get", "all_exercises", "solution_of", "expect_close",
+           "distinct_digits", "close", "expect_shape", "expect", "feedback_languages", "LEVELS", "CHAPTERS"]
 
 #: The grades of difficulty, in order.
 LEVELS = ("warm-up", "core", "stretch")
@@ -246,7 +246,6 @@ def close(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
     in float64 whatever their dtypes: the quiet test a check uses to diagnose a mistake before it fails."""
     a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
     return a.shape == b.shape and bool(torch.isfinite(a).all()) and torch.allclose(a, b, rtol=rtol, atol=atol)
-
 
 
 def expect(condition: bool, message: str, zh: str = "") -> None:

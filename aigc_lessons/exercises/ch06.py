@@ -80,9 +80,9 @@ def _check_linear_schedule(fn) -> None:
                f"第 0 项代表干净的数据，所以 betas[0] 必须为 0，alpha_bar[0] 必须为 1；收到的是 "
                f"{float(betas[0]):.6g} 和 {float(ab[0]):.6g}（T = {T}）。调度的 T 个值放在第 1..T 项。")
         if not _close(betas, ref.betas, rtol=1e-9, atol=1e-15):
-            err = _float32_rounded(betas, ref.betas, rtol=1e-5)
-            if err is not None:
-                raise _float32_failure(f"betas for T = {T}", f"T = {T} 时的 betas", err)
+            f32_err = _float32_rounded(betas, ref.betas, rtol=1e-5)
+            if f32_err is not None:
+                raise _float32_failure(f"betas for T = {T}", f"T = {T} 时的 betas", f32_err)
         expect_close(betas, ref.betas, f"betas for T = {T}, beta_start = {lo}, beta_end = {hi}", rtol=1e-9,
                      atol=1e-15, hint="The first step (betas[1]) gets beta_start, the last (betas[T]) beta_end, "
                                       "and the T values are evenly spaced.",
@@ -104,9 +104,9 @@ def _check_linear_schedule(fn) -> None:
                                   "索引等于时间步时，第 t 项包含第 t 步。")
         abd = ab.double()
         if not _close(abd, by_hand, rtol=1e-9, atol=1e-15):
-            err = _float32_rounded(abd, by_hand, rtol=1e-4)
-            if err is not None:
-                raise _float32_failure(f"alpha_bar for T = {T}", f"T = {T} 时的 alpha_bar", err)
+            f32_err = _float32_rounded(abd, by_hand, rtol=1e-4)
+            if f32_err is not None:
+                raise _float32_failure(f"alpha_bar for T = {T}", f"T = {T} 时的 alpha_bar", f32_err)
             err = ((abd - by_hand).abs() / by_hand).nan_to_num(nan=float("inf"))
             w = int(err.argmax())
             raise ExerciseFailure(f"alpha_bar for T = {T}: alpha_bar[{w}] is {float(abd[w]):.6g}; the product of the "
