@@ -150,14 +150,14 @@ TERM_PATTERNS = {
     "Early / late / attention fusion": r"\blate fusion\b|\bearly fusion\b",
     "Augmentation vs automation": r"\baugmentation versus automation\b|\baugmentation vs\.? automation\b",
     "Exposure (E0/E1/E2)": r"\bexposure\b",
-    "Exposure share (α, β, ζ)": r"\bexposure shares?\b",
+    "Exposure share (α, β, γ)": r"\bexposure shares?\b",
     "Smoothing (Laplace)": r"\blaplace smoothing\b|\badd-one smoothing\b",
 }
 # a term whose Chinese form may also be written with these words (Chinese technical usage)
 TERM_ALTERNATIVES = {
     "Quick mode / full mode": ["快速模式"],
     "Early / late / attention fusion": ["晚期融合", "早期融合"],
-    "Exposure share (α, β, ζ)": ["暴露份额"],
+    "Exposure share (α, β, γ)": ["暴露份额"],
     "Smoothing (Laplace)": ["拉普拉斯平滑"],
     "Query / key / value": ["查询、键和值", "查询、键、值"],
     "Augmentation vs automation": ["增强", "自动化"],
@@ -168,6 +168,9 @@ TERM_ALTERNATIVES = {
     "Jensen-Shannon divergence": ["Jensen-Shannon 散度"],
     "β-VAE": ["β-VAE"],
     "Score (of a density)": ["得分函数"],  # the score-function (REINFORCE) estimator is named after it
+    "Softmax": ["softmax"],  # the Chinese literature writes softmax
+    "Exponential moving average (EMA)": ["指数移动平均"],
+    "U-Net": ["U-Net"],  # the Chinese literature keeps the name
 }
 
 

@@ -7,7 +7,7 @@
 
   var STOP = new Set(("a an and the of in on at for to with by or i my me am is are as all other except " +
                       "work job").split(" "));
-  var SYMBOL = { alpha: "\u03b1", beta: "\u03b2", gamma: "\u03b6" };  // the paper writes zeta for gamma
+  var SYMBOL = { alpha: "\u03b1", beta: "\u03b2", gamma: "\u03b3" };  // the paper writes zeta for gamma; the book, gamma
   var EXAMPLES = ["registered nurse", "software developer", "\u5f8b\u5e08", "\u5361\u8f66\u53f8\u673a", "29-1141"];
 
   // The explorer's own words in each edition (the page's lang: en, or zh-CN for the Chinese edition; the file is
