@@ -43,6 +43,13 @@ def _rows(table: str) -> list[list[str]]:
     return [[c.strip() for c in r.strip("|").split("|")] for r in rows]
 
 
+def _columns(table: str, names: tuple[str, ...]) -> tuple[int, ...]:
+    """The positions of the columns called ``names`` in the header of the first Markdown table in ``table``."""
+    header = next(r for r in table.splitlines() if r.startswith("|"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    return tuple(cells.index(n) for n in names)
+
+
 def _minutes(rows: list[list[str]], columns: tuple[int, ...]) -> list[int]:
     return [sum(int(r[i]) for i in columns if r[i].isdigit()) for r in rows]
 
@@ -51,15 +58,35 @@ def test_the_instructor_guides_plans_add_up_to_the_hours_it_states():
     text = (ROOT / "book" / "instructor_guide.md").read_text(encoding="utf-8")
     one = text.split("**One day**", 1)[1].split("**Two days**", 1)[0]
     two = text.split("**Two days**", 1)[1].split("\n\n", 2)[1]
+    timed = ("lecture", "lab", "discussion")
     assert "about seven hours" in one
-    assert abs(sum(_minutes(_rows(one), (2, 3, 4))) / 60 - 7) <= 0.5
+    rows = _rows(one)
+    assert all(r[i].isdigit() for r in rows for i in _columns(one, timed)), "every one-day block states its minutes"
+    assert abs(sum(_minutes(rows, _columns(one, timed))) / 60 - 7) <= 0.5
+    assert all(r[_columns(one, ("in the lab",))[0]] for r in rows), "every one-day lab names what it runs"
     assert "about seven and a half hours a day" in text.split("**Two days**", 1)[1][:80]
     rows = _rows(two)
-    assert all(r[i].isdigit() for r in rows for i in (3, 4, 5)), "every two-day block states its minutes"
+    assert all(r[i].isdigit() for r in rows for i in _columns(two, timed)), "every two-day block states its minutes"
+    assert all(r[_columns(two, ("in the lab",))[0]] for r in rows), "every two-day lab names what it runs"
     for day in ("1", "2"):
-        total = sum(_minutes([r for r in rows if r[0] == day], (3, 4, 5)))
+        total = sum(_minutes([r for r in rows if r[0] == day], _columns(two, timed)))
         assert abs(total / 60 - 7.5) <= 0.25, (day, total)
     assert "file: book/instructor_guide\n" in TOC
+
+
+def test_the_instructor_guides_labs_name_notebooks_and_exercises_that_exist():
+    text = (ROOT / "book" / "instructor_guide.md").read_text(encoding="utf-8")
+    notebooks = {p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    exercises = set(re.findall(r"^## (\d\.\d) ", "".join(p.read_text(encoding="utf-8")
+                                                        for p in ROOT.glob("book/ch0*/exercises.md")), flags=re.M))
+    for plan in text.split("**One day**", 1)[1].split("## Preparing the room", 1)[0].split("**Two days**"):
+        column = _columns(plan, ("in the lab",))[0]
+        for cell in (r[column] for r in _rows(plan)):
+            for number in re.findall(r"\b(\d\d)\b", cell):
+                assert number in notebooks, f"the lab '{cell}' names notebook {number}, which does not exist"
+            for first, last in re.findall(r"exercises? (\d\.\d)(?: (?:and|to) (\d\.\d))?", cell):
+                for name in (first, last or first):
+                    assert name in exercises, f"the lab '{cell}' names exercise {name}, which does not exist"
 
 
 def test_every_concept_question_is_well_formed():

@@ -72,10 +72,10 @@ def mistake_marginal_with_beta(n: int = 2000, steps: int = 50, seed: int = 0) ->
 
     That is one step of the chain, not :math:`t` of them. At :math:`t = T` the training inputs still
     keep 99% of the signal (:math:`\\sqrt{1 - \\beta_T} = 0.99`), so the network never sees the pure
-    noise from which sampling starts. Measured: the signal coefficient and the KL between the
-    training inputs at :math:`T` and :math:`\\mathcal N(0, I)` (nats per point, the prior term
-    :math:`L_T`), and the samples of the perfect model of the mistaken training, drawn by the
-    correct sampler.
+    noise from which sampling starts. Measured: the signal coefficient, the KL to
+    :math:`\\mathcal N(0, I)` of a Gaussian fitted to the training inputs at :math:`T` (nats; the
+    counterpart, over the whole data set, of the prior term :math:`L_T`), and the samples of the perfect
+    model of the mistaken training, drawn by the correct sampler.
     """
     schedule = get_schedule("linear", 1000)
     mix = get_mixture("ring")
