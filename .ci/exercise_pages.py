@@ -56,7 +56,8 @@ def notebook(chapter: int) -> dict:
         _cell("code", SETUP),
     ]
     for ex in exs:
-        cells.append(_cell("markdown", f"## Exercise {ex.key}: {ex.title} ({ex.level})\n\n{ex.prompt}"))
+        cells.append(_cell("markdown", f"## Exercise {ex.key}: {ex.title} ({ex.level})\n\n{ex.prompt}\n\n"
+                                       f"Read first: {ex.background}."))
         if ex.setup:
             cells.append(_cell("code", ex.setup))
         cells.append(_cell("code", inspect.getsource(ex.template)))
@@ -90,7 +91,7 @@ def page(chapter: int) -> str:
     for ex in exs:
         sol = f"/aigc_lessons/exercises/solutions/ch{chapter:02d}.py"
         start = "/" + Path(inspect.getsourcefile(ex.template)).resolve().relative_to(ROOT).as_posix()
-        lines += [f"## {ex.key} {ex.title} ({ex.level})", "", ex.prompt, "",
+        lines += [f"## {ex.key} {ex.title} ({ex.level})", "", ex.prompt, "", f"Read first: {ex.background}.", "",
                   "The starting code, as in the notebook:", "",
                   f"```{{literalinclude}} {start}",  # the template cell of the notebook, from the same source
                   ":language: python",

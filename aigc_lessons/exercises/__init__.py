@@ -68,7 +68,8 @@ class Exercise:
     """One exercise: ``key`` like ``"2.1"``, a ``level`` from :data:`LEVELS`, a Markdown ``prompt``, the
     ``template`` the learner completes and the ``check`` that judges a candidate (raises
     :class:`ExerciseFailure` with a helpful message when it is wrong). ``wrong`` holds plausible
-    mistakes (a flipped ratio, a numerically unstable formula) that the check must catch."""
+    mistakes (a flipped ratio, a numerically unstable formula) that the check must catch. ``background``
+    is a MyST cross-reference to the section of the book the exercise rests on."""
 
     key: str
     title: str
@@ -78,6 +79,7 @@ class Exercise:
     check: Callable[[Callable], None]
     setup: str = ""  # code the notebook runs before the template cell (imports, data)
     wrong: tuple[Callable, ...] = ()  # plausible wrong answers the check must reject (the tests run them)
+    background: str = ""  # the section the exercise rests on, e.g. "{ref}`vae-kl`" (shown as "Read first: ...")
 
     def __post_init__(self):
         if self.level not in LEVELS:

@@ -503,14 +503,16 @@ EXERCISES = [
              "counts taken pair by pair in plain Python and with the package's `count_bigrams`, on a sequence small "
              "enough to count by hand, on one with a character that nothing follows, and on tiny-shakespeare.",
              bigram_probabilities, _check_bigram_probabilities, setup=_SETUP_SHAKESPEARE,
-             wrong=(_probs_columns, _probs_transposed, _probs_alpha_once, _probs_unsmoothed)),
+             wrong=(_probs_columns, _probs_transposed, _probs_alpha_once, _probs_unsmoothed),
+             background="the bigram model of {doc}`/notebooks/01_first_look`"),
     Exercise("1.2", "Cross-entropy in bits and in nats", "warm-up",
              "The cross-entropy of a model on a text is the mean of $-\\log p(x_{t+1} \\mid x_t)$; its unit is "
              "set by the base of the logarithm (base 2: bits per character, base $e$: nats). The table holds "
              "natural logarithms. The check uses a fair coin (exactly one bit), the uniform model ($\\log_2 V$ "
              "bits) and the add-one table on held-out Shakespeare against PyTorch's `F.cross_entropy`.",
              cross_entropy, _check_cross_entropy, setup="import math",
-             wrong=(_ce_ignores_base, _ce_times_ln, _ce_sum, _ce_drops_first)),
+             wrong=(_ce_ignores_base, _ce_times_ln, _ce_sum, _ce_drops_first),
+             background="the bigram model of {doc}`/notebooks/01_first_look`"),
     Exercise("1.3", "Perplexity", "core",
              "Perplexity is $\\exp$ of the mean negative log-likelihood per transition: the effective number of "
              "equally likely next characters. It is the exponential of a mean, not the mean of exponentials. "
@@ -518,14 +520,16 @@ EXERCISES = [
              "(perplexity 1), the uniform model (perplexity exactly $V$) and the package's `bigram.perplexity` "
              "on held-out Shakespeare.",
              perplexity, _check_perplexity,
-             wrong=(_ppl_mean_of_exps, _ppl_swapped, _ppl_no_minus)),
+             wrong=(_ppl_mean_of_exps, _ppl_swapped, _ppl_no_minus),
+             background="the bigram model of {doc}`/notebooks/01_first_look`"),
     Exercise("1.4", "Sampling the next character", "core",
              "Generation draws the next character from the row $P[a, :]$ of the current character $a$. Write the "
              "draw with `torch.multinomial` and the generator you are given. The check counts how often each id "
              "comes out in thousands of draws and compares the frequencies with the row by a chi-square statistic "
              "(fixed seeds, so the verdict is the same every run), and checks that the seed alone decides the "
              "sample.",
-             sample_next, _check_sample_next, wrong=(_sample_argmax, _sample_global_rng, _sample_uniform)),
+             sample_next, _check_sample_next, wrong=(_sample_argmax, _sample_global_rng, _sample_uniform),
+             background="the bigram model of {doc}`/notebooks/01_first_look`"),
     Exercise("1.5", "Find the bug: a held-out perplexity that is too good", "stretch",
              "The function below runs on tiny-shakespeare and returns a perplexity below the held-out perplexity "
              "of the count model that the first-look notebook prints (`val_ppl_counts`). The gap is small here, "
@@ -533,7 +537,10 @@ EXERCISES = [
              "wrong thing; for a model with many parameters the same mistake can hide severe overfitting. "
              "Find the mistake and fix it. The first fix uncovers a second problem "
              "that tiny-shakespeare hides but another text exposes: the check also runs your function on a "
-             "text whose held-out tail has characters the training part never shows.",
+             "text whose held-out tail has characters the training part never shows. Follow the book's convention, "
+             "that of `bigram.train_bigram`: the vocabulary comes from the whole text, the counts from the "
+             "training part only.",
              heldout_perplexity, _check_heldout, setup=_SETUP_SHAKESPEARE,
-             wrong=(_heldout_train_vocab, _heldout_drop_unseen, _heldout_counts_everything)),
+             wrong=(_heldout_train_vocab, _heldout_drop_unseen, _heldout_counts_everything),
+             background="the bigram model of {doc}`/notebooks/01_first_look`"),
 ]

@@ -364,20 +364,24 @@ EXERCISES = [
              "Write $D^*(x) = p_{data}(x) / (p_{data}(x) + p_g(x))$. The check also plugs your $D^*$ into the value "
              "function and tests the identity $V(D^*, G) = -\\log 4 + 2\\,\\mathrm{JSD}(p_{data}\\Vert p_g)$.",
              optimal_discriminator, _check_optimal_discriminator,
-             wrong=(_d_flipped, _d_density, _d_nan_where_empty)),
-    Exercise("2.2", "A generator loss that does not overflow", "core",
+             wrong=(_d_flipped, _d_density, _d_nan_where_empty),
+             background="{ref}`ch02-dstar`"),
+    Exercise("2.2", "A generator loss that stays finite", "core",
              "Write the non-saturating generator loss from logits. The naive `-torch.log(torch.sigmoid(l))` is right "
              "on paper and wrong in float32 for large negative logits; find the stable form.",
-             non_saturating_generator_loss, _check_non_saturating, wrong=(_ns_naive, _ns_saturating, _ns_sum)),
+             non_saturating_generator_loss, _check_non_saturating, wrong=(_ns_naive, _ns_saturating, _ns_sum),
+             background="{ref}`ch02-saturation`"),
     Exercise("2.3", "Find the bug in a training step", "core",
              "The function below runs without an error, and its losses even look plausible. Compare it line by line "
              "with the training step of the chapter and fix it; the check compares the weights after one step with "
              "a correct step.",
-             gan_training_step, _check_training_step),
+             gan_training_step, _check_training_step,
+             background="{ref}`ch02-training-step`"),
     Exercise("2.4", "Count the modes", "stretch",
              "Implement the counting rule of the 2-D benchmark: high-quality samples (within $3\\sigma$ of the nearest "
              "centre) and modes covered (at least `min_count` high-quality samples nearest to them).",
-             count_modes, _check_count_modes, wrong=(_modes_any_sample, _modes_hq_of_covered)),
+             count_modes, _check_count_modes, wrong=(_modes_any_sample, _modes_hq_of_covered),
+             background="{ref}`ch02-metrics-math`"),
     Exercise("2.5", "The R1 penalty", "stretch",
              "Write the zero-centred gradient penalty R1 that the chapter's DCGAN adds to its discriminator's loss, "
              "without its factor $\\gamma/2$: $\\mathbb{E}_{x \\sim p_{data}}\\lVert\\nabla_x D(x)\\rVert^2$, "
@@ -386,5 +390,6 @@ EXERCISES = [
              "form, and checks that the discriminator can minimise your penalty.",
              r1_penalty, _check_r1,
              wrong=(_r1_no_graph, _r1_norm_not_squared, _r1_one_centred, _r1_grad_of_mean, _r1_summed_over_batch,
-                    _r1_in_place, _r1_backward)),
+                    _r1_in_place, _r1_backward),
+             background="{ref}`the R1 penalty <ch02-gan-r1-ema>`"),
 ]

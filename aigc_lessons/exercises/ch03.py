@@ -556,7 +556,8 @@ EXERCISES = [
              "`logvar` $= \\log\\sigma^2$, one number per row. The check compares it with a Monte Carlo average of "
              "$\\log q(z) - \\log p(z)$ over 200,000 samples, with the package's closed form, and with 0 where $q$ is "
              "the prior.",
-             kl_diag_to_standard_normal, _check_kl, wrong=(_kl_std_for_var, _kl_no_minus_one, _kl_mean_over_dims)),
+             kl_diag_to_standard_normal, _check_kl, wrong=(_kl_std_for_var, _kl_no_minus_one, _kl_mean_over_dims),
+             background="{ref}`vae-kl`"),
     Exercise("3.2", "The reparameterization trick", "warm-up",
              "Turn standard normal noise into a sample of $q = N(\\mu, \\sigma^2)$ as a differentiable function of "
              "$\\mu$ and $\\log\\sigma^2$. The check compares the gradients that reach `mu` and `logvar` with "
@@ -564,18 +565,21 @@ EXERCISES = [
              "averages the gradient of $\\lVert z - c\\rVert^2$ over 100,000 samples and compares it with the gradient "
              "of its closed-form expectation.",
              reparameterized_sample, _check_reparameterized_sample,
-             wrong=(_rp_variance, _rp_detached, _rp_fresh_noise)),
+             wrong=(_rp_variance, _rp_detached, _rp_fresh_noise),
+             background="{ref}`vae-gradients`"),
     Exercise("3.3", "A Bernoulli log-likelihood that survives a confident decoder", "core",
              "Write $\\log p(x \\mid z)$ for binary pixels from the decoder's logits. `torch.log(torch.sigmoid(l))` is "
              "right on paper and gives $-\\infty$ in float32 once the decoder is confident; clamping the probability "
              "hides the problem and gets the number wrong. Find a form that is exact for logits of $\\pm 100$.",
-             bernoulli_log_likelihood, _check_bernoulli, wrong=(_bern_naive, _bern_clamped, _bern_mean)),
+             bernoulli_log_likelihood, _check_bernoulli, wrong=(_bern_naive, _bern_clamped, _bern_mean),
+             background="{ref}`vae-decoders`"),
     Exercise("3.4", "Find the bug in a VAE loss", "core",
              "The loss below runs, its value falls during training, and the model it trains reconstructs every digit "
              "as the same grey blob with a KL near 0 nats. Compare it with the chapter's negative ELBO and fix it. The "
              "check compares your loss and its gradients with the package's `VAE.loss` on the same noise, for two "
              "small VAEs and one whose decoder is very confident.",
-             vae_loss, _check_vae_loss, wrong=(_vae_loss_kl_sign, _vae_loss_bce_mean, _vae_loss_bce_probs)),
+             vae_loss, _check_vae_loss, wrong=(_vae_loss_kl_sign, _vae_loss_bce_mean, _vae_loss_bce_probs),
+             background="{ref}`vae-elbo`"),
     Exercise("3.5", "The importance-weighted bound", "stretch",
              "Combine the pieces: draw $k$ reparameterized samples from the encoder's $q(z \\mid x)$, form the "
              "log-weights $\\log p(x, z_i) - \\log q(z_i \\mid x)$, and return "
@@ -585,5 +589,6 @@ EXERCISES = [
              "$\\log p(x)$ when $q$ is the exact posterior.",
              importance_weighted_bound, _check_importance_weighted_bound,
              setup="import math\nfrom typing import Callable",
-             wrong=(_iw_mean_of_logs, _iw_no_log_k, _iw_naive, _iw_detached_samples)),
+             wrong=(_iw_mean_of_logs, _iw_no_log_k, _iw_naive, _iw_detached_samples),
+             background="{ref}`vae-iwae`"),
 ]

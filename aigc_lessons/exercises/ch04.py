@@ -432,7 +432,8 @@ def multi_head_self_attention(x: Tensor, w_qkv: Tensor, b_qkv: Tensor, w_out: Te
        rows, then the value rows (the layout of nn.MultiheadAttention's in_proj_weight), b_qkv is (3d,).
     2. Split each of q, k, v (B, n, d) into heads (B, n_heads, n, d_h); head h owns the features
        h*d_h, ..., (h+1)*d_h - 1.
-    3. Run scaled dot-product attention in every head (with the causal mask if ``causal``).
+    3. Run scaled dot-product attention in every head, dividing the logits by sqrt(d_h), the head's own
+       width (with the causal mask if ``causal``).
     4. Merge: put the heads' outputs back side by side into (B, n, d), then apply the output projection
        y w_outᵀ + b_out (w_out is (d, d), b_out is (d,)).
 
@@ -520,33 +521,40 @@ EXERCISES = [
              "changes later positions to see whether an earlier output moves, and tries logits in the thousands, where "
              "a softmax written without subtracting each row's maximum overflows.",
              causal_attention, _check_causal_attention,
-             wrong=(_attn_unscaled, _attn_fill_zero, _attn_wrong_axis, _attn_no_shift)),
+             wrong=(_attn_unscaled, _attn_fill_zero, _attn_wrong_axis, _attn_no_shift),
+             background="{ref}`ch04-masks`"),
     Exercise("4.2", "Measure why attention divides by $\\sqrt{d_k}$", "warm-up",
              "Measure two numbers for random standard-normal queries and keys: the variance of the logits and the "
              "mean largest attention weight, with and without the $1/\\sqrt{d_k}$. The check compares them with the "
              "book's `aigc_lessons.attention.scaling_experiment` at $d_k = 16, 256, 1024$. Afterwards, call your "
              "function for a few widths yourself: at which $d_k$ does the unscaled softmax become almost one-hot?",
              softmax_saturation, _check_softmax_saturation,
-             wrong=(_sat_divide_by_dk, _sat_wrong_axis, _sat_std)),
+             wrong=(_sat_divide_by_dk, _sat_wrong_axis, _sat_std),
+             background="{ref}`ch04-scaling`"),
     Exercise("4.3", "Find the bug in a causal mask", "core",
              "The head of causal self-attention below runs, returns the right shape, and its mask looks like a "
              "causal mask at first sight. The check changes the tokens after position $t$ and watches the output "
              "at $t$ (the structural test of the chapter's page of common mistakes); then it compares your output "
              "with PyTorch's causal attention. Find the bug and fix it.",
              causal_self_attention, _check_causal_self_attention,
-             wrong=(_bug_no_mask, _bug_hides_itself, _bug_masks_the_past)),
+             wrong=(_bug_no_mask, _bug_hides_itself, _bug_masks_the_past),
+             background="{ref}`ch04-masks`"),
     Exercise("4.4", "The distribution of nucleus sampling", "core",
              "Write the distribution that top-p (nucleus) sampling draws from: the smallest set of most probable "
-             "tokens whose probability reaches $p$, renormalised. The check compares it with a plain row-by-row "
-             "computation, with the book's `aigc_lessons.lm.top_p_filter`, and with the frequencies of 40,000 draws "
-             "of `aigc_lessons.lm.sample_next(top_p=0.8)`; it also tries $p = 1$, a tiny $p$ and tied probabilities.",
+             "tokens whose probability reaches $p$, renormalised, with every token tied with the last one kept "
+             "kept too, as the starting code says. The check compares it with a plain row-by-row computation, "
+             "with the book's `aigc_lessons.lm.top_p_filter` on random logits (which have no ties; the filter "
+             "breaks ties by the order of its sort), and with the frequencies of 40,000 draws of "
+             "`aigc_lessons.lm.sample_next(top_p=0.8)`; it also tries $p = 1$, a tiny $p$ and tied probabilities.",
              nucleus_probs, _check_nucleus_probs,
-             wrong=(_nucleus_exclusive, _nucleus_no_renorm, _nucleus_unsorted)),
+             wrong=(_nucleus_exclusive, _nucleus_no_renorm, _nucleus_unsorted),
+             background="{ref}`ch04-decoding`"),
     Exercise("4.5", "Multi-head attention: split the heads and merge them back", "stretch",
              "Write multi-head self-attention from its weight matrices: one projection for queries, keys and "
              "values, heads split with `view`/`reshape` and `transpose`, attention in each head, heads merged and "
              "projected. The check copies the weights of a `torch.nn.MultiheadAttention` and compares outputs and "
              "gradients for 1, 3, 4 and 12 heads, with and without the causal mask.",
              multi_head_self_attention, _check_multi_head,
-             wrong=(_mha_no_transpose, _mha_merge_no_transpose, _mha_scale_by_d)),
+             wrong=(_mha_no_transpose, _mha_merge_no_transpose, _mha_scale_by_d),
+             background="{ref}`ch04-mha`"),
 ]

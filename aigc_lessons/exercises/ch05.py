@@ -457,7 +457,8 @@ EXERCISES = [
              "Compute $\\alpha$, $\\beta$ and $\\gamma$ of one occupation from the E0/E1/E2 labels of its tasks, "
              "weighting core tasks 2 and the others 1, as the chapter's formulas do. The check runs your function "
              "on the tasks of real occupations, for both raters, and compares with the values stored in "
-             "`occ_level.csv`. The cell above the function loads the data; `data.tasks` holds the task labels.",
+             "`occ_level.csv`. The notebook's setup cell loads the data with `data = load_occupations()`; "
+             "`data.tasks` holds the task labels.",
              occupation_shares, _check_occupation_shares,
              setup="import numpy as np\nimport pandas as pd\n\nfrom aigc_lessons import careers\n"
                    "from aigc_lessons.data import load_occupations\n\n"
@@ -465,29 +466,35 @@ EXERCISES = [
                    "table = careers.exposure_table(data).table  # one row per OEWS occupation\n"
                    "ceo = data.tasks[data.tasks[\"O*NET-SOC Code\"] == \"11-1011.00\"]\n"
                    "print(ceo.groupby([\"Task Type\", \"human_exposure_agg\"]).size())",
-             wrong=(_shares_plain_mean, _shares_e2_full, _shares_untyped_dropped)),
+             wrong=(_shares_plain_mean, _shares_e2_full, _shares_untyped_dropped),
+             background="{ref}`ch05-exposure`"),
     Exercise("5.2", "Find the bug: a share of workers", "warm-up",
              "The function below is meant to compute the chapter's headline, the share of *workers* whose occupation "
-             "reaches an exposure threshold. Try it on `table` (loaded above): it runs and returns a plausible "
+             "reaches an exposure threshold. Try it on `table`, the joined table (one row per OEWS occupation) that "
+             "the notebook's setup cell builds with `careers.exposure_table(data).table`: it runs and returns a plausible "
              "number. Find the bug and fix it; the check compares with the package's headline on the joined table.",
-             share_of_workers, _check_share_of_workers, wrong=(_sow_strict, _sow_mean_exposure)),
+             share_of_workers, _check_share_of_workers, wrong=(_sow_strict, _sow_mean_exposure),
+             background="{ref}`ch05-headline`"),
     Exercise("5.3", "The exposure of a job family", "core",
              "A job family is a SOC major group: the first two digits of the code (15 for computer and mathematical "
              "occupations). Compute the employment-weighted mean exposure of every family. The check compares with "
              "a pandas `groupby` on the joined table, for two rating columns, and on a small made-up table.",
              family_exposure, _check_family_exposure,
-             wrong=(_family_unweighted, _family_first_digit, _family_global_denominator)),
+             wrong=(_family_unweighted, _family_first_digit, _family_global_denominator),
+             background="{ref}`ch05-who`"),
     Exercise("5.4", "Do people and GPT-4 agree? Cohen's kappa", "core",
              "Implement Cohen's kappa, $\\kappa = (p_o - p_e)/(1 - p_e)$, for two label sequences. The check compares "
              "with `sklearn.metrics.cohen_kappa_score` on small cases and on the 19,265 human and GPT-4 labels of the "
              "data set, with three labels and with exposed-or-not.",
              cohen_kappa, _check_cohen_kappa,
-             wrong=(_kappa_raw_agreement, _kappa_one_rater_marginals, _kappa_uniform_chance)),
+             wrong=(_kappa_raw_agreement, _kappa_one_rater_marginals, _kappa_uniform_chance),
+             background="{ref}`ch05-headline`"),
     Exercise("5.5", "The 50% line: two readings and one float", "stretch",
              "\"At least half\" can be read as $e \\ge 0.5$ or, as the worker share of 19% suggests, $e > 0.5$; and "
              "Data Entry Keyers have a human $\\beta$ of exactly 1/2 that the file stores as 0.49999999999999994. "
              "Write a share of workers that takes the reading as an argument and counts ratings within $10^{-9}$ "
              "of the line as on it. The check compares with the package's headline figures and with its share "
              "computed on ratings rounded to 12 decimals.",
-             share_at_line, _check_share_at_line, wrong=(_line_ignores_strict, _line_no_tolerance, _line_two_decimals)),
+             share_at_line, _check_share_at_line, wrong=(_line_ignores_strict, _line_no_tolerance, _line_two_decimals),
+             background="{ref}`ch05-headline`"),
 ]
