@@ -480,7 +480,11 @@ def parse_sheet(text: str) -> dict[int, str]:
 
 
 def apply(page: str, sheets: list[Path]) -> int:
-    """Put the translations of numbered sheets (``@@ N`` then the Chinese text) into the page's .po file."""
+    """Put the translations of numbered sheets (``@@ N`` then the Chinese text) into the page's .po file.
+
+    All or nothing: a sheet with any problem (a number the page does not have, lost markup, a glossary term
+    not used) changes nothing. A sheet numbered for an older version of the page, whose texts then land on
+    the wrong messages, shows up as lost markup and cannot overwrite good translations."""
     path = po_path(page)
     catalog = read(path)
     messages = [m for m in catalog if m.id]
@@ -498,10 +502,13 @@ def apply(page: str, sheets: list[Path]) -> int:
                 errors += 1
             message.string = myst_safe(text)
             message.flags.discard("fuzzy")
+    if errors:
+        print(f"i18n: {page}: {errors} problems; nothing written (fix the sheet and apply it again)")
+        return 1
     write(catalog, path)
     left = sum(1 for m in messages if not m.string or m.fuzzy)
-    print(f"i18n: {page}: {len(messages) - left}/{len(messages)} translated, {errors} problems")
-    return 1 if errors else 0
+    print(f"i18n: {page}: {len(messages) - left}/{len(messages)} translated, 0 problems")
+    return 0
 
 
 def lint(pages: list[str]) -> int:

@@ -161,6 +161,12 @@ def test_sheet_and_apply_round_trip(tmp_path, monkeypatch):
     assert i18n.sheet("p").strip() == ""
     (tmp_path / "bad.txt").write_text("@@ 1\n使用 `y`。\n", encoding="utf-8")
     assert i18n.apply("p", [tmp_path / "bad.txt"]) == 1
+    # all or nothing: a sheet numbered for another version of the page (its good first block included)
+    # leaves the catalogue as it was
+    (tmp_path / "shifted.txt").write_text("@@ 0\n第一个。\n\n@@ 1\n第一。\n\n@@ 2\n多余。\n", encoding="utf-8")
+    assert i18n.apply("p", [tmp_path / "shifted.txt"]) == 1
+    catalog = i18n.read(tmp_path / "po" / "p.po")
+    assert catalog.get("First.").string == "第一。" and catalog.get("Use `x`.").string == "使用 `x`。"
 
 
 # --- the committed catalogues ---------------------------------------------------------------------------------

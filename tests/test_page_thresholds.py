@@ -46,6 +46,8 @@ CLAIMS = [
     ("book/ch03_vae/mistakes.md", "(reconstruction spread below 0.1)", "unit-vae-mse", "wrong_reconstruction_spread",
      "<", 0.1),
     ("book/ch03_vae/mistakes.md", "uses eight or more units", "unit-vae-mse", "fixed_active_units", ">=", 8),
+    ("book/ch03_vae/mistakes.md", "(reconstruction spread above 5)", "unit-vae-mse", "fixed_reconstruction_spread",
+     ">", 5.0),
     ("book/ch03_vae/mistakes.md", "with a Bernoulli reconstruction error over 50 nats lower",
      "unit-vae-mse", "wrong_minus_fixed_reconstruction_nats", ">", 50.0),
     ("book/ch04_transformers/mistakes.md", "the leaky model's training loss is below half of the causal model's",

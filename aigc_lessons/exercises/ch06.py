@@ -452,10 +452,9 @@ def _check_ddim_step(fn) -> None:
 def guided_eps(model: Callable, x: Tensor, t: Tensor, y: Tensor, scale: float, null_label: int) -> Tensor:
     """Classifier-free guidance written with a guidance scale s, as many libraries write it:
     eps_uncond + s * (eps_cond - eps_uncond), where eps_cond = model(x, t, y) and eps_uncond is the model's
-    prediction with every label replaced by null_label. Call the model once, on a batch of twice the size
-    (the conditional half and the unconditional half): x, t and y are all doubled, the second half of the
-    labels being null_label; then split the result into its two halves. x is (B, ...), t and y are (B,);
-    return a tensor of x's shape."""
+    prediction with every label replaced by null_label. Call the model once, on a batch of twice the size:
+    x, t and y all doubled, the second half of the labels null_label; split the result into its halves.
+    x is (B, ...), t and y are (B,); return a tensor of x's shape."""
     raise NotImplementedError
 
 
@@ -546,15 +545,14 @@ _SETUP = "from aigc_lessons.diffusion import NoiseSchedule, linear_schedule"
 
 EXERCISES = [
     Exercise("6.1", "The linear schedule and its cumulative product", "warm-up",
-             "Build the linear schedule of Ho et al.: $\\beta_t$ evenly spaced from `beta_start` to `beta_end` as given, and "
-             "$\\bar\\alpha_t = \\prod_{s=1}^{t} (1 - \\beta_s)$, both stored with the index equal to the time step "
-             "(entry 0 is the clean data). Do not rescale the ends by $1000/T$: the package's `linear_schedule` does "
-             "that for $T \\ne 1000$, so the check calls it with both ends multiplied by $T/1000$, and also "
-             "compares with a running product written out by hand; it knows the classic off-by-one of "
-             "$\\bar\\alpha$.",
+             "Build the linear schedule of Ho et al.: $\\beta_t$ evenly spaced from `beta_start` to `beta_end` as "
+             "given, and $\\bar\\alpha_t = \\prod_{s=1}^{t} (1 - \\beta_s)$, both stored with the index equal to the "
+             "time step (entry 0 is the clean data). Do not rescale the ends by $1000/T$: the package's "
+             "`linear_schedule` does that for $T \\ne 1000$, so the check calls it with both ends multiplied by "
+             "$T/1000$, and also compares with a running product written out by hand; it knows the classic off-by-one "
+             "of $\\bar\\alpha$.",
              linear_schedule_alpha_bar, _check_linear_schedule,
-             wrong=(_ls_shifted, _ls_one_minus_sum, _ls_linspace_from_zero),
-             background="{ref}`ch06-schedules`"),
+             wrong=(_ls_shifted, _ls_one_minus_sum, _ls_linspace_from_zero), background="{ref}`ch06-schedules`"),
     Exercise("6.2", "Jump to step t in one draw", "warm-up",
              "Draw $x_t$ from the marginal $q(x_t \\mid x_0) = \\mathcal N(\\sqrt{\\bar\\alpha_t}\\,x_0,\\ "
              "(1-\\bar\\alpha_t) I)$ in one step, for a batch in which every example has its own time step. The check "
@@ -563,8 +561,7 @@ EXERCISES = [
              "then compares exact values with the package's `q_sample` on points and on images.",
              q_sample_closed_form, _check_q_sample,
              setup=_SETUP + "\n\nschedule = linear_schedule(1000)  # to try your function on",
-             wrong=(_qs_one_step, _qs_previous_step, _qs_variance, _qs_last_axis),
-             background="{ref}`ch06-marginal`"),
+             wrong=(_qs_one_step, _qs_previous_step, _qs_variance, _qs_last_axis), background="{ref}`ch06-marginal`"),
     Exercise("6.3", "The posterior of one reverse step", "core",
              "Write the mean and variance of $q(x_{t-1} \\mid x_t, x_0)$, the Gaussian that every reverse step of "
              "the sampler imitates. The check compares them with the package's `q_posterior`, reads off the "
@@ -573,8 +570,7 @@ EXERCISES = [
              "$1/\\tilde\\beta_t = 1/(1-\\bar\\alpha_{t-1}) + \\alpha_t/\\beta_t$.",
              posterior_mean_variance, _check_posterior, setup=_SETUP,
              wrong=(_post_variance_beta, _post_alpha_bar_for_alpha, _post_off_by_one,
-                    _post_beta_for_one_minus_alpha_bar),
-             background="{ref}`ch06-posterior`"),
+                    _post_beta_for_one_minus_alpha_bar), background="{ref}`ch06-posterior`"),
     Exercise("6.4", "Find the bug in an ancestral sampler", "core",
              "The sampler below runs and its samples look fine at a glance, yet even with a perfect noise predictor "
              "they always come out a little more spread out than they should. The check runs it with the exact noise "
@@ -583,17 +579,15 @@ EXERCISES = [
              ddpm_sampler, _check_ddpm_sampler,
              setup="from typing import Callable\n\nfrom aigc_lessons.diffusion import GaussianMixtureDenoiser, "
                    "NoiseSchedule, ddpm_sample, linear_schedule",
-             wrong=(_ddpm_posterior_variance, _ddpm_stop_at_x1, _ddpm_no_noise),
-             background="{ref}`ch06-sampling`"),
+             wrong=(_ddpm_posterior_variance, _ddpm_stop_at_x1, _ddpm_no_noise), background="{ref}`ch06-sampling`"),
     Exercise("6.5", "One deterministic DDIM step", "stretch",
              "Write one DDIM step with $\\eta = 0$: from $x_t$, estimate $\\hat x_0$ with the model's noise "
              "prediction and move to an earlier step $s$ (not necessarily $t - 1$). The check feeds your step every "
              "state of the package's `ddim_sample` on a Gaussian whose optimal noise prediction is known in closed "
              "form, and compares each step; then it chains your step over 100 of $T = 1000$ time steps from pure noise "
              "and checks that the samples have the data's mean and standard deviation.",
-             ddim_step, _check_ddim_step, setup="from typing import Callable",
-             wrong=(_ddim_noise_of_step_t, _ddim_posterior_mean, _ddim_x0_not_rescaled, _ddim_model_at_s),
-             background="{ref}`ch06-sampling`"),
+             ddim_step, _check_ddim_step, setup="from typing import Callable", background="{ref}`ch06-sampling`",
+             wrong=(_ddim_noise_of_step_t, _ddim_posterior_mean, _ddim_x0_not_rescaled, _ddim_model_at_s)),
     Exercise("6.6", "Classifier-free guidance with a guidance scale", "core",
              "The book writes guidance as $(1 + w)\\,\\varepsilon_\\theta(x_t, t, y) - w\\,"
              "\\varepsilon_\\theta(x_t, t, \\varnothing)$; many libraries write it with a scale $s$ as "
@@ -602,6 +596,5 @@ EXERCISES = [
              "unconditional prediction, $s = 1$ the conditional one) and compares larger scales with the package's "
              "`classifier_free_guidance` at $w = s - 1$.",
              guided_eps, _check_guided_eps, setup="from typing import Callable",
-             wrong=(_cfg_book_w, _cfg_label_zero, _cfg_swapped, _cfg_two_calls),
-             background="{ref}`ch06-guidance`"),
+             wrong=(_cfg_book_w, _cfg_label_zero, _cfg_swapped, _cfg_two_calls), background="{ref}`ch06-guidance`"),
 ]
