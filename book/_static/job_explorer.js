@@ -1,5 +1,5 @@
 /* The careers chapter's job explorer (book/_ext/job_explorer.py): search an occupation title in English or
- * Chinese and see its exposure ratings, where it stands among all US workers, its employment and wage and its
+ * Chinese and see its exposure ratings, where it stands among the workers of rated occupations, its employment and wage and its
  * tasks with their labels. Data: window.AIGC_JOBS from _static/job-explorer-data.js, written at build time
  * by aigc_lessons.careers.explorer. The search follows keyword_search() there rule for rule. */
 (function () {
@@ -25,13 +25,13 @@
       sharedCode: function (n) { return " (an OEWS code shared by " + n + " O*NET occupations; their ratings are averaged there)"; },
       end: ".",
       noEmployment: "No OEWS May 2021 employment row matches this occupation, so it is not counted among the workers below.",
-      exposureHeader: ["Measure", "Human raters", "GPT-4", "Workers in less exposed occupations", "All workers (human ratings)"],
+      exposureHeader: ["Measure", "Human raters", "GPT-4", "Workers in less exposed occupations", "Workers in rated occupations (human ratings)"],
       taskHeader: ["Task (O*NET)", "Type", "Human label", "GPT-4 label"],
       tasks: function (n) { return n + " tasks. E0: no exposure; E1: the model alone would cut the time the task takes by at least half; E2: only software built on top of the model would."; },
       noWage: "not published by OEWS",
       topCoded: function (s) { return "at least " + s + " (OEWS top-codes wages at this level)"; },
       hourly: function (s) { return s + " (hourly median \u00d7 2,080 hours)"; },
-      histogram: function (label, r) { return "Share of US workers by " + label + " rating, 0 to 1 in 20 bins; the marker is this occupation at " + r; },
+      histogram: function (label, r) { return "Share of the workers in rated occupations by " + label + " rating, 0 to 1 in 20 bins; the marker is this occupation at " + r; },
       noData: "The explorer's data (_static/job-explorer-data.js) did not load."
     },
     zh: {
@@ -46,13 +46,13 @@
       sharedCode: function (n) { return "（这个 OEWS 代码由 " + n + " 个 O*NET 职业共用，它们的评分在那里取平均）"; },
       end: "。",
       noEmployment: "OEWS 2021 年 5 月的就业数据中没有与这个职业对应的行，所以它不计入下面的工作者中。",
-      exposureHeader: ["指标", "人类评分者", "GPT-4", "暴露程度更低的职业中的工作者", "所有工作者（人类评分）"],
+      exposureHeader: ["指标", "人类评分者", "GPT-4", "暴露程度更低的职业中的工作者", "有评分职业中的工作者（人类评分）"],
       taskHeader: ["任务（O*NET）", "类型", "人类标签", "GPT-4 标签"],
       tasks: function (n) { return n + " 项任务。E0：无暴露；E1：仅靠模型本身就能把完成该任务所需的时间至少减半；E2：只有在模型之上构建的软件才能做到。"; },
       noWage: "OEWS 未公布",
       topCoded: function (s) { return "至少 " + s + "（OEWS 对这一水平的工资做了顶端编码）"; },
       hourly: function (s) { return s + "（小时工资中位数 \u00d7 2,080 小时）"; },
-      histogram: function (label, r) { return "按 " + label + " 评分划分的美国工作者占比，0 到 1 分为 20 组；标记线是这个职业，位于 " + r; },
+      histogram: function (label, r) { return "有评分职业中的工作者按 " + label + " 评分的分布，0 到 1 分为 20 组；标记线是这个职业，位于 " + r; },
       noData: "职业浏览器的数据（_static/job-explorer-data.js）没有加载。"
     }
   };
