@@ -54,20 +54,24 @@ def _minutes(rows: list[list[str]], columns: tuple[int, ...]) -> list[int]:
     return [sum(int(r[i]) for i in columns if r[i].isdigit()) for r in rows]
 
 
-def test_the_instructor_guides_plans_add_up_to_the_hours_it_states():
+def _plans() -> tuple[str, str]:
+    """The instructor guide's one-day and two-day plans, each from its bold heading to the next, with its table."""
     text = (ROOT / "book" / "instructor_guide.md").read_text(encoding="utf-8")
-    one = text.split("**One day**", 1)[1].split("**Two days**", 1)[0]
-    two = text.split("**Two days**", 1)[1].split("\n\n", 2)[1]
+    one, two = text.split("**One day**", 1)[1].split("## Preparing the room", 1)[0].split("**Two days**")
+    return one, two
+
+
+def test_the_instructor_guides_plans_add_up_to_the_hours_it_states():
+    one, two = _plans()
     timed = ("lecture", "lab", "discussion")
+    for name, plan in (("one-day", one), ("two-day", two)):
+        rows, minutes, lab = _rows(plan), _columns(plan, timed), _columns(plan, ("in the lab",))[0]
+        assert all(r[i].isdigit() for r in rows for i in minutes), f"every {name} block states its minutes"
+        assert all(r[lab] for r in rows), f"every {name} lab names what it runs"
     assert "about seven hours" in one
-    rows = _rows(one)
-    assert all(r[i].isdigit() for r in rows for i in _columns(one, timed)), "every one-day block states its minutes"
-    assert abs(sum(_minutes(rows, _columns(one, timed))) / 60 - 7) <= 0.5
-    assert all(r[_columns(one, ("in the lab",))[0]] for r in rows), "every one-day lab names what it runs"
-    assert "about seven and a half hours a day" in text.split("**Two days**", 1)[1][:80]
+    assert abs(sum(_minutes(_rows(one), _columns(one, timed))) / 60 - 7) <= 0.5
+    assert "about seven and a half hours a day" in two[:80]
     rows = _rows(two)
-    assert all(r[i].isdigit() for r in rows for i in _columns(two, timed)), "every two-day block states its minutes"
-    assert all(r[_columns(two, ("in the lab",))[0]] for r in rows), "every two-day lab names what it runs"
     for day in ("1", "2"):
         total = sum(_minutes([r for r in rows if r[0] == day], _columns(two, timed)))
         assert abs(total / 60 - 7.5) <= 0.25, (day, total)
@@ -75,11 +79,10 @@ def test_the_instructor_guides_plans_add_up_to_the_hours_it_states():
 
 
 def test_the_instructor_guides_labs_name_notebooks_and_exercises_that_exist():
-    text = (ROOT / "book" / "instructor_guide.md").read_text(encoding="utf-8")
     notebooks = {p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     exercises = set(re.findall(r"^## (\d\.\d) ", "".join(p.read_text(encoding="utf-8")
                                                         for p in ROOT.glob("book/ch0*/exercises.md")), flags=re.M))
-    for plan in text.split("**One day**", 1)[1].split("## Preparing the room", 1)[0].split("**Two days**"):
+    for plan in _plans():
         column = _columns(plan, ("in the lab",))[0]
         for cell in (r[column] for r in _rows(plan)):
             for number in re.findall(r"\b(\d\d)\b", cell):

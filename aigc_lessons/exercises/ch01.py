@@ -496,6 +496,9 @@ vocab = CharTokenizer.from_text(text)
 ids = vocab.encode(text)
 print(f"{len(text):,} characters, vocabulary of {len(vocab)}")"""
 
+# every exercise of the chapter rests on the notebook's bigram model
+_BIGRAM = "the bigram model of {doc}`/notebooks/01_first_look`"
+
 EXERCISES = [
     Exercise("1.1", "Bigram probabilities from counts", "warm-up",
              "Estimate the bigram table $P[a, b] = p(b \\mid a)$ by counting, with add-$\\alpha$ smoothing: "
@@ -504,7 +507,7 @@ EXERCISES = [
              "enough to count by hand, on one with a character that nothing follows, and on tiny-shakespeare.",
              bigram_probabilities, _check_bigram_probabilities, setup=_SETUP_SHAKESPEARE,
              wrong=(_probs_columns, _probs_transposed, _probs_alpha_once, _probs_unsmoothed),
-             background="the bigram model of {doc}`/notebooks/01_first_look`"),
+             background=_BIGRAM),
     Exercise("1.2", "Cross-entropy in bits and in nats", "warm-up",
              "The cross-entropy of a model on a text is the mean of $-\\log p(x_{t+1} \\mid x_t)$; its unit is "
              "set by the base of the logarithm (base 2: bits per character, base $e$: nats). The table holds "
@@ -512,7 +515,7 @@ EXERCISES = [
              "bits) and the add-one table on held-out Shakespeare against PyTorch's `F.cross_entropy`.",
              cross_entropy, _check_cross_entropy, setup="import math",
              wrong=(_ce_ignores_base, _ce_times_ln, _ce_sum, _ce_drops_first),
-             background="the bigram model of {doc}`/notebooks/01_first_look`"),
+             background=_BIGRAM),
     Exercise("1.3", "Perplexity", "core",
              "Perplexity is $\\exp$ of the mean negative log-likelihood per transition: the effective number of "
              "equally likely next characters. It is the exponential of a mean, not the mean of exponentials. "
@@ -521,7 +524,7 @@ EXERCISES = [
              "on held-out Shakespeare.",
              perplexity, _check_perplexity,
              wrong=(_ppl_mean_of_exps, _ppl_swapped, _ppl_no_minus),
-             background="the bigram model of {doc}`/notebooks/01_first_look`"),
+             background=_BIGRAM),
     Exercise("1.4", "Sampling the next character", "core",
              "Generation draws the next character from the row $P[a, :]$ of the current character $a$. Write the "
              "draw with `torch.multinomial` and the generator you are given. The check counts how often each id "
@@ -529,7 +532,7 @@ EXERCISES = [
              "(fixed seeds, so the verdict is the same every run), and checks that the seed alone decides the "
              "sample.",
              sample_next, _check_sample_next, wrong=(_sample_argmax, _sample_global_rng, _sample_uniform),
-             background="the bigram model of {doc}`/notebooks/01_first_look`"),
+             background=_BIGRAM),
     Exercise("1.5", "Find the bug: a held-out perplexity that is too good", "stretch",
              "The function below runs on tiny-shakespeare and returns a perplexity below the held-out perplexity "
              "of the count model that the first-look notebook prints (`val_ppl_counts`). The gap is small here, "
@@ -542,5 +545,5 @@ EXERCISES = [
              "training part only.",
              heldout_perplexity, _check_heldout, setup=_SETUP_SHAKESPEARE,
              wrong=(_heldout_train_vocab, _heldout_drop_unseen, _heldout_counts_everything),
-             background="the bigram model of {doc}`/notebooks/01_first_look`"),
+             background=_BIGRAM),
 ]
